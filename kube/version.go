@@ -89,4 +89,6 @@ func (v Version) Compare(o Version) int {
 func (v Version) Less(o Version) bool { return v.Compare(o) < 0 }
 
 // AtLeastMinor reports whether v's minor release is at or after 1.minor.
-func (v Version) AtLeastMinor(minor int) bool { return v.Major > 1 || (v.Major == 1 && v.Minor >= minor) }
+func (v Version) AtLeastMinor(minor int) bool {
+	return v.Major > 1 || (v.Major == 1 && v.Minor >= minor)
+}
