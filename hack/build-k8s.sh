@@ -47,9 +47,9 @@ build_version() {
     go mod edit -require "k8s.io/kubernetes@$v"
     local pkgs=()
     for b in "${BINS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-    go get "${pkgs[@]/%/@$v}" >/dev/null 2>&1 || go mod download all >/dev/null 2>&1 || true
-    go mod tidy >/dev/null 2>&1 || true
-    go get "${pkgs[@]}" >/dev/null
+    # Name the version: a bare `go get PKG` would upgrade k8s.io/kubernetes to the latest.
+    go get "${pkgs[@]/%/@$v}" 2>&1 | grep -v '^go: \(downloading\|added\|upgraded\)' >&2 || true
+    go list "${pkgs[@]}" >/dev/null
     local ld="-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
     mkdir -p "$out.tmp"
     for b in "${BINS[@]}"; do

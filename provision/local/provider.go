@@ -3,8 +3,17 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
 	"github.com/phoenix-upgrade/phoenix/state"
 )
@@ -16,30 +25,232 @@ const Name = "local"
 type Provider struct {
 	ws  *state.Workspace
 	log *slog.Logger
+	// Resolver finds the binaries; New sets one that may download and build.
+	Resolver BinaryResolver
 }
 
 var _ provision.Provider = (*Provider)(nil)
 
 // New returns the local provider working in ws.
-func New(ws *state.Workspace, log *slog.Logger) *Provider { return &Provider{ws: ws, log: log} }
+func New(ws *state.Workspace, log *slog.Logger) *Provider {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Provider{ws: ws, log: log, Resolver: BinaryResolver{Download: true, Build: true, Log: log}}
+}
 
 // Name implements provision.Provider.
 func (p *Provider) Name() string { return Name }
 
-// Create implements provision.Provider.
-func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Cluster, []byte, error) {
-	return state.Cluster{}, nil, errors.New("TODO")
+// ports of one local cluster.
+type ports struct {
+	EtcdClient, EtcdPeer, APIServer, ControllerManager, Scheduler, Kwok int
 }
 
-// Delete implements provision.Provider.
-func (p *Provider) Delete(ctx context.Context, c state.Cluster) error { return errors.New("TODO") }
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	out := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("no free loopback port: %w", err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+func procsFile(dir string) string { return filepath.Join(dir, "processes.json") }
+
+// Create implements provision.Provider: PKI, etcd, kube-apiserver, controller-manager,
+// scheduler, kwok and the nodes; on any error everything started is stopped and the
+// cluster directory removed.
+func (p *Provider) Create(ctx context.Context, spec provision.Spec) (c state.Cluster, kubeconfig []byte, err error) {
+	if err := provision.ValidateSpec(spec); err != nil {
+		return c, nil, err
+	}
+	if spec.Version.Minor < 24 {
+		return c, nil, fmt.Errorf("the local provider runs Kubernetes v1.24 and later (v1.21-v1.23 cannot be built from the Go module); %s needs --provider kind or kubeadm", spec.Version)
+	}
+	r := p.Resolver
+	r.BinDir = spec.BinDir
+	if r.Log == nil {
+		r.Log = p.log
+	}
+	bins, err := r.Resolve(ctx, spec.Version)
+	if err != nil {
+		return c, nil, err
+	}
+	p.log.Info("binaries", "source", bins.Source)
+
+	dir := p.ws.ClusterDir(spec.Name)
+	if p.ws.HasCluster(spec.Name) {
+		return c, nil, fmt.Errorf("cluster %q already exists", spec.Name)
+	}
+	_ = os.RemoveAll(dir) // leftovers of a crashed attempt that never got recorded
+	var procs []proc
+	defer func() {
+		if err != nil {
+			cleanup := context.WithoutCancel(ctx)
+			if serr := stopAll(cleanup, procs, dir); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	for _, d := range []string{dir, filepath.Join(dir, "pki"), logDir(dir), filepath.Join(dir, "etcd")} {
+		if err := ensureDir(d); err != nil {
+			return c, nil, err
+		}
+	}
+	pp, err := freePorts(6)
+	if err != nil {
+		return c, nil, err
+	}
+	pt := ports{EtcdClient: pp[0], EtcdPeer: pp[1], APIServer: pp[2], ControllerManager: pp[3], Scheduler: pp[4], Kwok: pp[5]}
+	server := fmt.Sprintf("https://127.0.0.1:%d", pt.APIServer)
+
+	files, err := writePKI(filepath.Join(dir, "pki"), spec.Name, server)
+	if err != nil {
+		return c, nil, err
+	}
+	save := func() error { return state.WriteJSONAtomic(procsFile(dir), procs, 0o600) }
+	start := func(name, bin string, args []string) error {
+		pr, err := startProcess(name, bin, args, filepath.Join(logDir(dir), name+".log"), nil)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, pr)
+		return save()
+	}
+
+	// etcd
+	if err := start("etcd", bins.Etcd, etcdArgs(dir, spec.Name, pt)); err != nil {
+		return c, nil, err
+	}
+	if err := waitTCP(ctx, procs[len(procs)-1], dir, pt.EtcdClient, 30*time.Second); err != nil {
+		return c, nil, err
+	}
+	// kube-apiserver
+	if err := start("kube-apiserver", bins.Path("kube-apiserver"), apiserverArgs(dir, pt)); err != nil {
+		return c, nil, err
+	}
+	cfg, err := kube.ConfigFromKubeconfig(files.admin, "")
+	if err != nil {
+		return c, nil, err
+	}
+	wait := spec.Wait
+	if wait <= 0 {
+		wait = 5 * time.Minute
+	}
+	deadline := time.Now().Add(wait)
+	if err := waitAPI(ctx, cfg, procs, dir, deadline); err != nil {
+		return c, nil, err
+	}
+	// controller-manager, scheduler, kwok
+	if err := start("kube-controller-manager", bins.Path("kube-controller-manager"), controllerManagerArgs(dir, pt)); err != nil {
+		return c, nil, err
+	}
+	if err := start("kube-scheduler", bins.Path("kube-scheduler"), schedulerArgs(dir, pt)); err != nil {
+		return c, nil, err
+	}
+	if err := state.WriteFileAtomic(filepath.Join(dir, "kwok-stages.yaml"), []byte(kwokStages()), 0o644); err != nil {
+		return c, nil, err
+	}
+	if err := start("kwok", bins.Kwok, kwokArgs(dir, pt)); err != nil {
+		return c, nil, err
+	}
+	if err := createNodes(ctx, cfg, spec.Name, spec.Version.String(), spec.Nodes); err != nil {
+		return c, nil, err
+	}
+	if err := waitReady(ctx, cfg, procs, dir, spec.Nodes, deadline); err != nil {
+		return c, nil, err
+	}
+	c = state.Cluster{
+		Name: spec.Name, Role: spec.Role, Provider: Name, Version: spec.Version.String(), Managed: true,
+		Context: spec.Name, Server: server, Created: time.Now().UTC(),
+		Details: map[string]string{
+			"binarySource":  bins.Source,
+			"dir":           dir,
+			"etcdPort":      strconv.Itoa(pt.EtcdClient),
+			"apiserverPort": strconv.Itoa(pt.APIServer),
+			"nodes":         strconv.Itoa(spec.Nodes),
+			"pids":          pidString(procs),
+		},
+	}
+	return c, files.admin, nil
+}
+
+func loadProcs(dir string) ([]proc, error) {
+	var procs []proc
+	if err := state.ReadJSON(procsFile(dir), &procs); err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return procs, nil
+}
+
+// Delete implements provision.Provider: it stops the cluster's processes (only those
+// whose command line still names the cluster directory) and removes its files.
+func (p *Provider) Delete(ctx context.Context, c state.Cluster) error {
+	dir := p.ws.ClusterDir(c.Name)
+	procs, err := loadProcs(dir)
+	if err != nil {
+		return err
+	}
+	if err := stopAll(ctx, procs, dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
 
 // Kubeconfig implements provision.Provider.
-func (p *Provider) Kubeconfig(ctx context.Context, c state.Cluster) ([]byte, error) {
+func (p *Provider) Kubeconfig(_ context.Context, c state.Cluster) ([]byte, error) {
 	return p.ws.Kubeconfig(c.Name)
 }
 
-// Status implements provision.Provider.
+// Status implements provision.Provider: a dead process makes the cluster Unhealthy.
 func (p *Provider) Status(ctx context.Context, c state.Cluster) (provision.Status, error) {
-	return provision.Status{}, errors.New("TODO")
+	dir := p.ws.ClusterDir(c.Name)
+	procs, err := loadProcs(dir)
+	if err != nil {
+		return provision.Status{Health: provision.Unknown, Reason: err.Error()}, nil
+	}
+	comps := map[string]string{}
+	var dead []string
+	for _, pr := range procs {
+		if pr.alive(dir) {
+			comps[pr.Name] = "running (pid " + strconv.Itoa(pr.Pid) + ")"
+		} else {
+			comps[pr.Name] = "not running"
+			dead = append(dead, pr.Name)
+		}
+	}
+	if len(procs) > 0 && len(dead) == len(procs) {
+		return provision.Status{Health: provision.Stopped, Reason: "no process is running", Components: comps, Version: c.Version}, nil
+	}
+	st, _ := provision.APIStatus(ctx, p.ws, c.Name)
+	st.Components = comps
+	if len(dead) > 0 {
+		st.Health = provision.Unhealthy
+		st.Reason = fmt.Sprintf("%v not running (logs in %s)", dead, logDir(dir))
+	}
+	return st, nil
+}
+
+// kubeconfigFor writes a component kubeconfig and returns its bytes.
+func kubeconfigFor(path, name, server string, ca, cert, key []byte) ([]byte, error) {
+	data, err := clientcmd.Write(*kube.AdminKubeconfig(name, server, ca, cert, key))
+	if err != nil {
+		return nil, err
+	}
+	return data, state.WriteFileAtomic(path, data, 0o600)
 }

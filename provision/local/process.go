@@ -1,0 +1,147 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is one control-plane process as recorded in the workspace.
+type proc struct {
+	Name string   `json:"name"`
+	Pid  int      `json:"pid"`
+	Args []string `json:"args"`
+	Log  string   `json:"log"`
+}
+
+// reaper keeps the exec.Cmd of processes this phoenix process started, so that they are
+// reaped (no zombies) when they exit while phoenix is still running, as in tests.
+var reaper sync.Map // pid -> chan struct{} closed on exit
+
+// startProcess starts a program detached from phoenix (its own session), logging to
+// logPath, so that the cluster outlives the `phoenix provision` command.
+func startProcess(name, bin string, args []string, logPath string, env []string) (proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return proc{}, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdin = nil
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return proc{}, fmt.Errorf("starting %s: %w", name, err)
+	}
+	logf.Close()
+	done := make(chan struct{})
+	reaper.Store(cmd.Process.Pid, done)
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	return proc{Name: name, Pid: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath}, nil
+}
+
+// alive reports whether p is still running and is the process phoenix started (the pid
+// was not reused): its command line must still mention marker (the cluster directory).
+func (p proc) alive(marker string) bool {
+	if p.Pid <= 0 {
+		return false
+	}
+	if ch, ok := reaper.Load(p.Pid); ok {
+		select {
+		case <-ch.(chan struct{}):
+			return false
+		default:
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid))
+	if err != nil {
+		return false
+	}
+	return marker == "" || bytes.Contains(cmdline, []byte(marker))
+}
+
+// stop terminates p: SIGTERM, then SIGKILL after grace. It never signals a pid that no
+// longer belongs to this cluster.
+func (p proc) stop(ctx context.Context, marker string, grace time.Duration) error {
+	if !p.alive(marker) {
+		return nil
+	}
+	_ = syscall.Kill(p.Pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !p.alive(marker) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			deadline = time.Now()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if p.alive(marker) {
+		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+		for i := 0; i < 50 && p.alive(marker); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if p.alive(marker) {
+		return fmt.Errorf("%s (pid %d) did not stop", p.Name, p.Pid)
+	}
+	return nil
+}
+
+// stopAll stops processes in reverse start order and joins the errors.
+func stopAll(ctx context.Context, procs []proc, marker string) error {
+	var errs []error
+	for i := len(procs) - 1; i >= 0; i-- {
+		if err := procs[i].stop(ctx, marker, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tail returns the last n lines of a log file, for errors that say why a process died.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pidString renders pids for the cluster record.
+func pidString(procs []proc) string {
+	var parts []string
+	for _, p := range procs {
+		parts = append(parts, p.Name+"="+strconv.Itoa(p.Pid))
+	}
+	return strings.Join(parts, ",")
+}
+
+func logDir(clusterDir string) string { return filepath.Join(clusterDir, "logs") }
