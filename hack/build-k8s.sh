@@ -50,7 +50,12 @@ build_version() {
     # Name the version: a bare `go get PKG` would upgrade k8s.io/kubernetes to the latest.
     go get "${pkgs[@]/%/@$v}" 2>&1 | grep -v '^go: \(downloading\|added\|upgraded\)' >&2 || true
     go list "${pkgs[@]}" >/dev/null
-    local ld="-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+    # Releases before ~1.26 serve /version from k8s.io/client-go/pkg/version, later ones from
+    # k8s.io/component-base/version: stamp both.
+    local ld="-s -w"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
     mkdir -p "$out.tmp"
     for b in "${BINS[@]}"; do
       echo "  go build $b"

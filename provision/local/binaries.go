@@ -312,7 +312,12 @@ func buildFromModule(ctx context.Context, v kube.Version, dest string, log *slog
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	ld := fmt.Sprintf("-s -w -X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=%d -X k8s.io/component-base/version.gitMinor=%d -X k8s.io/component-base/version.gitTreeState=clean", v, v.Major, v.Minor)
+	// Releases before ~1.26 serve /version from k8s.io/client-go/pkg/version, later ones
+	// from k8s.io/component-base/version: stamp both.
+	ld := "-s -w"
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		ld += fmt.Sprintf(" -X %s.gitVersion=%s -X %s.gitMajor=%d -X %s.gitMinor=%d -X %s.gitTreeState=clean", pkg, v, pkg, v.Major, pkg, v.Minor, pkg)
+	}
 	for _, b := range ControlPlaneBinaries {
 		log.Info("go build", "binary", b, "version", v)
 		if _, err := run("build", "-trimpath", "-ldflags", ld, "-o", filepath.Join(tmp, b), "k8s.io/kubernetes/cmd/"+b); err != nil {

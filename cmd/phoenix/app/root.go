@@ -79,6 +79,10 @@ The old cluster (blue) stays intact, so rollback is instant.`),
 		newClustersCommand,
 		newKubeconfigCommand,
 		newDeleteCommand,
+		newAssessCommand,
+		newCutoverCommand,
+		newRollbackCommand,
+		newStatusCommand,
 	} {
 		cmd.AddCommand(sub(g))
 	}
