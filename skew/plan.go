@@ -16,8 +16,9 @@ type Hop struct {
 	// ControlPlane is true when the control plane is upgraded in this hop (always, in plans
 	// PlanInPlace makes).
 	ControlPlane bool
-	// Kubelets is true when the kubelets (workers, and control-plane nodes' kubelets) are
-	// upgraded to To at the end of this hop.
+	// Kubelets is true when the worker kubelets are upgraded to To at the end of this hop.
+	// Control-plane nodes' kubelets follow every hop (kubeadm upgrades them with the
+	// control plane, as seeds 000 and 003 do); the skew rules bind the workers.
 	Kubelets bool
 	// KubeletFrom is the kubelet version before this hop.
 	KubeletFrom kube.Version

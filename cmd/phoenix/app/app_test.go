@@ -155,3 +155,12 @@ func TestEveryCommandShowsAnExample(t *testing.T) {
 		}
 	}
 }
+
+func TestProvisionKubeadmNeedsAnInventory(t *testing.T) {
+	t.Parallel()
+	_, _, err := run(t, t.TempDir(), "provision", "--version", "v1.37.2", "--provider", "kubeadm")
+	var buf bytes.Buffer
+	if err == nil || exitCode(err, &buf) != ExitUsage || !strings.Contains(err.Error(), "--inventory") {
+		t.Errorf("error %v, want a usage error naming --inventory", err)
+	}
+}

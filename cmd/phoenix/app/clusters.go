@@ -12,18 +12,26 @@ import (
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
 	"github.com/phoenix-upgrade/phoenix/provision/kind"
+	"github.com/phoenix-upgrade/phoenix/provision/kubeadm"
 	"github.com/phoenix-upgrade/phoenix/provision/local"
 	"github.com/phoenix-upgrade/phoenix/state"
 )
 
 // newManager builds the provisioning front door with every provider phoenix knows.
-func newManager(g *Global, ws *state.Workspace) *provision.Manager {
+// kubeadmOpts carries the kubeadm provider's flags (only `provision` sets them; delete and
+// status read the inventory path from the cluster record).
+func newManager(g *Global, ws *state.Workspace, kubeadmOpts ...kubeadm.Options) *provision.Manager {
 	log := g.Logger()
+	var ko kubeadm.Options
+	if len(kubeadmOpts) > 0 {
+		ko = kubeadmOpts[0]
+	}
 	return &provision.Manager{
 		Workspace: ws,
 		Providers: map[string]provision.Provider{
 			local.Name:             local.New(ws, log),
 			kind.Name:              kind.New(ws, log),
+			kubeadm.Name:           kubeadm.New(ws, log, ko),
 			provision.ExternalName: &provision.External{Workspace: ws},
 		},
 		AutoOrder: []string{kind.Name, local.Name},

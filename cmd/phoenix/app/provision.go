@@ -9,6 +9,7 @@ import (
 
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
+	"github.com/phoenix-upgrade/phoenix/provision/kubeadm"
 	"github.com/phoenix-upgrade/phoenix/state"
 )
 
@@ -20,6 +21,7 @@ type provisionFlags struct {
 	nodes    int
 	binDir   string
 	wait     time.Duration
+	kubeadm  kubeadm.Options
 }
 
 func newProvisionCommand(g *Global) *cobra.Command {
@@ -34,6 +36,7 @@ Providers:
   local  a real control plane (etcd, kube-apiserver, kube-controller-manager,
          kube-scheduler) as local processes, nodes simulated by kwok; needs no Docker
   kind   a kind cluster (needs a Docker or Podman engine)
+  kubeadm  kubeadm init/join on real machines over SSH (--inventory hosts.yaml)
   auto   kind when a container engine answers, local otherwise (the default)
 
 The local provider finds Kubernetes binaries in --bin-dir, then in the per-version
@@ -42,7 +45,8 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 		Example: example(`
   phoenix provision --version v1.37.2
   phoenix provision --version v1.24.17 --name blue --role blue --provider local
-  phoenix provision --version v1.37.2 --provider kind --nodes 1`),
+  phoenix provision --version v1.37.2 --provider kind --nodes 1
+  phoenix provision --version v1.37.2 --provider kubeadm --inventory hosts.yaml`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.version == "" {
@@ -59,7 +63,10 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			if err != nil {
 				return err
 			}
-			m := newManager(g, ws)
+			if f.provider == kubeadm.Name && f.kubeadm.Inventory == "" {
+				return usageError("--provider kubeadm needs --inventory hosts.yaml (see docs/upgrade.md for its format)")
+			}
+			m := newManager(g, ws, f.kubeadm)
 			p, why, err := m.Resolve(cmd.Context(), f.provider)
 			if err != nil {
 				return err
@@ -88,13 +95,18 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 	fl := cmd.Flags()
 	fl.StringVar(&f.version, "version", "", "Kubernetes version of the new cluster, e.g. v1.37.2 (required)")
 	fl.StringVar(&f.name, "name", f.name, "name of the cluster in the workspace")
-	fl.StringVar(&f.provider, "provider", f.provider, "provider: auto, local or kind")
+	fl.StringVar(&f.provider, "provider", f.provider, "provider: auto, local, kind or kubeadm")
 	fl.StringVar(&f.role, "role", f.role, "role of the cluster: green (target) or blue (source)")
 	fl.IntVar(&f.nodes, "nodes", f.nodes, "number of nodes")
 	fl.StringVar(&f.binDir, "bin-dir", "", "directory with kube-apiserver, kube-controller-manager, kube-scheduler (local provider)")
 	fl.DurationVar(&f.wait, "wait", f.wait, "how long to wait for the API and Ready nodes")
+	fl.StringVar(&f.kubeadm.Inventory, "inventory", "", "kubeadm provider: inventory file of the hosts (docs/upgrade.md)")
+	fl.StringVar(&f.kubeadm.CNIManifest, "cni-manifest", "", "kubeadm provider: CNI manifest URL or file applied after init (default flannel)")
+	fl.StringVar(&f.kubeadm.PodSubnet, "pod-subnet", "", "kubeadm provider: pod subnet (default "+kubeadm.DefaultPodSubnet+")")
+	fl.StringVar(&f.kubeadm.ControlPlaneEndpoint, "control-plane-endpoint", "", "kubeadm provider: host:port of the API for all nodes (default the first control plane:6443)")
+	fl.StringVar(&f.kubeadm.Revision, "package-revision", "", "kubeadm provider: package revision override (e.g. 1.1)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"auto", "local", "kind"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{"auto", "local", "kind", "kubeadm"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }

@@ -84,6 +84,7 @@ The old cluster (blue) stays intact, so rollback is instant.`),
 		newCutoverCommand,
 		newRollbackCommand,
 		newStatusCommand,
+		newUpgradeCommand,
 	} {
 		cmd.AddCommand(sub(g))
 	}

@@ -1,0 +1,302 @@
+package inplace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
+	"github.com/phoenix-upgrade/phoenix/skew"
+)
+
+// StepKind says how a step is carried out.
+type StepKind string
+
+// Step kinds. Remote kinds run a command on a host over SSH; cluster kinds talk to the
+// Kubernetes API.
+const (
+	// KindRun runs Command; a non-zero exit fails the step.
+	KindRun StepKind = "run"
+	// KindExpectEmpty runs Command and fails when it prints anything (swap still on).
+	KindExpectEmpty StepKind = "expect-empty"
+	// KindExpectContains runs Command and fails unless its output contains Want (a
+	// package version missing from the repository).
+	KindExpectContains StepKind = "expect-contains"
+	// KindFetch runs Command and saves its stdout to Local (relative to the upgrade's
+	// directory in the workspace); the output never reaches the journal.
+	KindFetch StepKind = "fetch"
+
+	KindClusterPreflight StepKind = "cluster-preflight"
+	KindDrain            StepKind = "drain"
+	KindUncordon         StepKind = "uncordon"
+	KindWaitReady        StepKind = "wait-ready"
+	KindPostChecks       StepKind = "post-checks"
+)
+
+// Remote reports whether the step runs on a host over SSH.
+func (k StepKind) Remote() bool {
+	switch k {
+	case KindRun, KindExpectEmpty, KindExpectContains, KindFetch:
+		return true
+	}
+	return false
+}
+
+// Step is one action of the runbook.
+type Step struct {
+	// ID is unique in the runbook and stable across runs: the journal keys on it.
+	ID    string   `json:"id"`
+	Phase string   `json:"phase"`
+	Kind  StepKind `json:"kind"`
+	// Host is the inventory host a remote step runs on; Node the node a cluster step
+	// acts on.
+	Host    string `json:"host,omitempty"`
+	Node    string `json:"node,omitempty"`
+	Command string `json:"command,omitempty"`
+	Want    string `json:"want,omitempty"`
+	Local   string `json:"local,omitempty"`
+	// Version is the version a node must report (wait-ready) or the cluster runs (checks).
+	Version string        `json:"version,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Hint is the recovery advice shown when the step fails.
+	Hint string `json:"hint,omitempty"`
+}
+
+// Phase is a named group of steps, kubeadm-workflow style.
+type Phase struct {
+	Name  string `json:"name"`
+	Steps []Step `json:"steps"`
+}
+
+// Runbook is every step of an upgrade, in order.
+type Runbook struct {
+	Plan   skew.Plan `json:"plan"`
+	Phases []Phase   `json:"phases"`
+}
+
+// Steps flattens the phases.
+func (r Runbook) Steps() []Step {
+	var out []Step
+	for _, p := range r.Phases {
+		out = append(out, p.Steps...)
+	}
+	return out
+}
+
+// Fingerprint identifies the runbook: a resumed run must have the same one.
+func (r Runbook) Fingerprint() string {
+	h := sha256.New()
+	for _, s := range r.Steps() {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\n", s.ID, s.Kind, s.Host, s.Node, Redact(s.Command), s.Want)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// RunbookOptions tunes the steps.
+type RunbookOptions struct {
+	// MaxUnavailable is how many workers are drained at once (default 1).
+	MaxUnavailable int
+	// DeleteEmptyDirData lets drain evict pods with emptyDir volumes (their data is lost).
+	DeleteEmptyDirData bool
+	// Revision overrides the package revision (see Packages).
+	Revision string
+	// Timeouts.
+	CommandTimeout, ApplyTimeout, DrainTimeout, ReadyTimeout time.Duration
+	// EtcdctlFlags are the flags etcdctl needs to reach the local etcd member.
+	EtcdctlFlags string
+}
+
+func (o *RunbookOptions) defaults() {
+	if o.MaxUnavailable < 1 {
+		o.MaxUnavailable = 1
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 10 * time.Minute
+	}
+	if o.ApplyTimeout <= 0 {
+		o.ApplyTimeout = 20 * time.Minute
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Minute
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 10 * time.Minute
+	}
+	if o.EtcdctlFlags == "" {
+		o.EtcdctlFlags = "--endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key"
+	}
+}
+
+// Recovery hints from seed 000 ("从故障状态恢复").
+const (
+	hintKubeadm = "kubeadm upgrade is idempotent: fix the cause and run `phoenix upgrade --resume`, which reruns this step. " +
+		"kubeadm rolls back a component that does not start; if it could not, its backups are under /etc/kubernetes/tmp on this host: " +
+		"kubeadm-backup-manifests-<date>-<time> (copy back to /etc/kubernetes/manifests) and kubeadm-backup-etcd-<date>-<time> (copy back to /var/lib/etcd). " +
+		"`kubeadm upgrade apply --force` at the running version also re-converges a half-upgraded control plane."
+	hintPackages = "check the package repository on this host (the version must be listed by the command of the repository phase), then run `phoenix upgrade --resume`."
+	hintKubelet  = "look at `journalctl -xeu kubelet` on this host (a removed flag or feature gate stops the new kubelet, see seed 003), fix it, then run `phoenix upgrade --resume`."
+	hintDrain    = "a PodDisruptionBudget or a pod that will not leave blocks the drain: see the output, free the budget (scale up, or relax the PDB), then `phoenix upgrade --resume`; the node stays cordoned meanwhile."
+	hintChecks   = "the hop finished but the cluster is not healthy: check the named component (CoreDNS, kube-proxy, CNI, webhooks; seed 003 lists the usual causes), then `phoenix upgrade --resume` reruns the checks."
+	hintSwap     = "the kubelet needs swap off: run `swapoff -a` and remove swap from /etc/fstab on this host, then `phoenix upgrade --resume`."
+)
+
+// BuildRunbook turns a plan into the ordered steps for inv. Every hop has its To patch
+// resolved (see ResolvePlan).
+func BuildRunbook(plan skew.Plan, inv Inventory, opts RunbookOptions) (Runbook, error) {
+	opts.defaults()
+	cps, workers := inv.ControlPlanes(), inv.Workers()
+	if len(cps) == 0 {
+		return Runbook{}, fmt.Errorf("the inventory has no control-plane host")
+	}
+	if len(plan.Hops) == 0 {
+		return Runbook{}, fmt.Errorf("the plan %s -> %s has no hops", plan.From, plan.To)
+	}
+	rb := Runbook{Plan: plan}
+	for i, hop := range plan.Hops {
+		if hop.To.Patch < 0 {
+			return Runbook{}, fmt.Errorf("hop %d to %s has no patch release: name it with --via %s.N (the newest patch in the repository: %s)",
+				i+1, hop.To.MinorString(), hop.To.MinorString(), Packages{Manager: cps[0].PackageManager}.ListVersions())
+		}
+		b := hopBuilder{hop: hop, n: i + 1, inv: inv, opts: opts}
+		rb.Phases = append(rb.Phases, b.build(cps, workers)...)
+	}
+	return rb, nil
+}
+
+type hopBuilder struct {
+	hop  skew.Hop
+	n    int
+	inv  Inventory
+	opts RunbookOptions
+	cur  *Phase
+	out  []Phase
+}
+
+func (b *hopBuilder) phase(name string) {
+	b.out = append(b.out, Phase{Name: fmt.Sprintf("hop%d/%s", b.n, name)})
+	b.cur = &b.out[len(b.out)-1]
+}
+
+func (b *hopBuilder) add(s Step) {
+	s.Phase = b.cur.Name
+	s.ID = fmt.Sprintf("%s/%s/%s", b.cur.Name, firstNonEmpty(s.Host, s.Node, "cluster"), s.ID)
+	if s.Timeout == 0 && s.Kind.Remote() {
+		s.Timeout = b.opts.CommandTimeout
+	}
+	b.cur.Steps = append(b.cur.Steps, s)
+}
+
+func (b *hopBuilder) run(h Host, id, cmd, hint string) {
+	b.add(Step{ID: id, Kind: KindRun, Host: h.Name, Command: cmd, Hint: hint})
+}
+
+func (b *hopBuilder) install(h Host, id string, v kube.Version, names ...string) {
+	for i, c := range b.pkgs(h).Install(v, names...) {
+		b.run(h, fmt.Sprintf("%s-%d", id, i+1), c, hintPackages)
+	}
+}
+
+func (b *hopBuilder) pkgs(h Host) Packages {
+	return Packages{Manager: h.PackageManager, Revision: b.opts.Revision}
+}
+
+func (b *hopBuilder) build(cps, workers []Host) []Phase {
+	to := b.hop.To
+	upgraded := append([]Host{}, cps...)
+	if b.hop.Kubelets {
+		upgraded = append(upgraded, workers...)
+	}
+
+	b.phase("preflight")
+	b.add(Step{ID: "cluster", Kind: KindClusterPreflight, Version: b.hop.From.String(), Hint: "make the cluster healthy first: every node Ready, the control plane answering."})
+	for _, h := range upgraded {
+		b.add(Step{ID: "swap-off", Kind: KindExpectEmpty, Host: h.Name, Command: "swapon --show --noheadings", Hint: hintSwap})
+	}
+
+	first := cps[0]
+	b.phase("etcd-snapshot")
+	snap := fmt.Sprintf("/var/lib/phoenix/etcd-snapshot-hop%d-%s.db", b.n, b.hop.From)
+	b.run(first, "mkdir", "mkdir -p /var/lib/phoenix", "")
+	b.run(first, "snapshot-save", fmt.Sprintf("ETCDCTL_API=3 etcdctl %s snapshot save %s", b.opts.EtcdctlFlags, snap),
+		"the etcd snapshot failed: check etcd's health and the etcdctl certificates; do not upgrade without a backup.")
+	b.add(Step{ID: "snapshot-copy", Kind: KindFetch, Host: first.Name, Command: "cat " + snap,
+		Local: fmt.Sprintf("etcd-snapshot-hop%d-%s.db", b.n, b.hop.From), Hint: "copying the snapshot off the node failed: check disk space in the workspace."})
+
+	b.phase("repository")
+	for _, h := range upgraded {
+		p := b.pkgs(h)
+		b.run(h, "set-repository", p.SetRepository(to), hintPackages)
+		b.run(h, "refresh", p.Refresh(), hintPackages)
+		b.add(Step{ID: "version-available", Kind: KindExpectContains, Host: h.Name, Command: p.ListVersions(), Want: p.PackageVersion(to),
+			Hint: fmt.Sprintf("%s is not in the %s repository: check the release exists (https://kubernetes.io/releases/), or pass --package-revision", p.PackageVersion(to), to.MinorString())})
+	}
+
+	b.phase("control-plane/first")
+	b.install(first, "kubeadm", to, "kubeadm")
+	b.run(first, "kubeadm-version", "kubeadm version -o short", hintPackages)
+	b.run(first, "upgrade-plan", "kubeadm upgrade plan "+to.String(), hintKubeadm)
+	apply := fmt.Sprintf("kubeadm upgrade apply %s --yes", to)
+	if b.hop.Force {
+		apply += " --force"
+	}
+	b.add(Step{ID: "upgrade-apply", Kind: KindRun, Host: first.Name, Command: apply, Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+
+	if len(cps) > 1 {
+		b.phase("control-plane/others")
+		for _, h := range cps[1:] {
+			b.install(h, "kubeadm", to, "kubeadm")
+			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: "kubeadm upgrade node", Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+		}
+	}
+
+	// Control-plane kubelets follow every control-plane hop (seed 000 and 003); workers
+	// move when the plan says so.
+	b.phase("kubelets/control-plane")
+	for _, h := range cps {
+		b.kubelets([]Host{h}, false)
+	}
+	if b.hop.Kubelets && len(workers) > 0 {
+		b.phase("kubelets/workers")
+		for i := 0; i < len(workers); i += b.opts.MaxUnavailable {
+			b.kubelets(workers[i:min(i+b.opts.MaxUnavailable, len(workers))], true)
+		}
+	}
+
+	b.phase("post-checks")
+	b.add(Step{ID: "checks", Kind: KindPostChecks, Version: to.String(), Hint: hintChecks})
+	return b.out
+}
+
+// kubelets upgrades one batch of nodes: (workers: kubeadm and `kubeadm upgrade node`),
+// drain, kubelet and kubectl, daemon-reload, restart, uncordon, wait Ready.
+func (b *hopBuilder) kubelets(batch []Host, workers bool) {
+	to := b.hop.To
+	if workers {
+		for _, h := range batch {
+			b.install(h, "kubeadm", to, "kubeadm")
+			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: "kubeadm upgrade node", Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+		}
+	}
+	for _, h := range batch {
+		b.add(Step{ID: "drain", Kind: KindDrain, Node: h.NodeName(), Timeout: b.opts.DrainTimeout, Hint: hintDrain})
+	}
+	for _, h := range batch {
+		b.install(h, "kubelet-kubectl", to, "kubelet", "kubectl")
+		b.run(h, "daemon-reload", "systemctl daemon-reload", hintKubelet)
+		b.run(h, "restart-kubelet", "systemctl restart kubelet", hintKubelet)
+	}
+	for _, h := range batch {
+		b.add(Step{ID: "uncordon", Kind: KindUncordon, Node: h.NodeName(), Hint: "uncordon failed: run `kubectl uncordon` by hand or `phoenix upgrade --resume`."})
+		b.add(Step{ID: "wait-ready", Kind: KindWaitReady, Node: h.NodeName(), Version: to.String(), Timeout: b.opts.ReadyTimeout, Hint: hintKubelet})
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
