@@ -154,6 +154,9 @@ func (s *liveScan) list(ctx context.Context, gvr schema.GroupVersionResource, na
 // scanResource checks every object of one resource: how its writers wrote it, and what it says.
 func (s *liveScan) scanResource(ctx context.Context, gvr schema.GroupVersionResource, namespaced bool) error {
 	return s.list(ctx, gvr, namespaced, metav1.ListOptions{Limit: 500}, func(u *unstructured.Unstructured) {
+		if apiserverMaintained(u) {
+			return
+		}
 		name := objectName(u)
 		seen := map[string]bool{}
 		if la, ok := u.GetAnnotations()[lastApplied]; ok {
@@ -250,4 +253,14 @@ func dashList(s []string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// apfAutoUpdate marks the FlowSchemas and PriorityLevelConfigurations the apiserver keeps
+// up to date itself (its mandatory and suggested configuration): every apiserver writes
+// them in the versions it serves, so they never need migrating or fixing.
+const apfAutoUpdate = "apf.kubernetes.io/autoupdate-spec"
+
+// apiserverMaintained reports objects the apiserver writes and rewrites on its own.
+func apiserverMaintained(u *unstructured.Unstructured) bool {
+	return u.GetAnnotations()[apfAutoUpdate] == "true"
 }

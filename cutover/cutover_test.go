@@ -71,7 +71,7 @@ func newWS(t *testing.T, migrated, verified bool) *state.Workspace {
 		t.Fatal(err)
 	}
 	if migrated {
-		if err := state.WriteJSONAtomic(ws.Path("migrations", "payments.json"), map[string]any{}, 0o600); err != nil {
+		if err := state.WriteJSONAtomic(ws.Path("migrations", "payments", "journal.json"), map[string]any{}, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,5 +331,26 @@ func TestMigrationsMissingDirMeansNone(t *testing.T) {
 	}
 	if _, err := os.Stat(ws.Path("migrations")); !os.IsNotExist(err) {
 		t.Fatal("Migrations must not create the directory")
+	}
+}
+
+func TestMigrationsCountsJournalDirectoriesNotThePointerFile(t *testing.T) {
+	t.Parallel()
+	ws, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := state.WriteJSONAtomic(ws.Path("migrations", "m-1", "journal.json"), map[string]any{}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.WriteFileAtomic(ws.Path("migrations", "latest"), []byte("m-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Migrations(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "m-1" {
+		t.Errorf("Migrations = %+v, want just m-1", got)
 	}
 }

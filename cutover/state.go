@@ -171,7 +171,8 @@ func Migrations(ws *state.Workspace) ([]MigrationEntry, error) {
 	}
 	var out []MigrationEntry
 	for _, e := range entries {
-		if len(e.Name()) > 0 && e.Name()[0] == '.' {
+		// A migration is a directory; files beside them (migrate's "latest" pointer) are not.
+		if !e.IsDir() || (len(e.Name()) > 0 && e.Name()[0] == '.') {
 			continue
 		}
 		info, err := e.Info()

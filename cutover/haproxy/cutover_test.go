@@ -114,7 +114,7 @@ func workspace(t *testing.T) *state.Workspace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, state.WriteJSONAtomic(ws.Path("migrations", "payments.json"), map[string]string{"ns": "payments"}, 0o600))
+	must(t, state.WriteJSONAtomic(ws.Path("migrations", "payments", "journal.json"), map[string]string{"ns": "payments"}, 0o600))
 	must(t, state.WriteJSONAtomic(cutover.VerifyPath(ws), cutover.VerifyRecord{Passed: true, Time: time.Now()}, 0o600))
 	return ws
 }

@@ -165,12 +165,24 @@ func kwokArgs(dir string, pt ports) []string {
 	}
 }
 
+// startupError is a process that died while the cluster was starting: a port taken
+// between phoenix picking it and the process binding it is the usual cause, so Create
+// retries with fresh ports.
+type startupError struct{ err error }
+
+func (e *startupError) Error() string { return e.err.Error() }
+func (e *startupError) Unwrap() error { return e.err }
+
 // died returns an error with the log tail when a process has exited.
 func died(pr proc, dir string) error {
 	if pr.alive(dir) {
 		return nil
 	}
-	return fmt.Errorf("%s exited during start-up; last lines of %s:\n%s", pr.Name, pr.Log, tail(pr.Log, 8))
+	how := pr.exitState()
+	if how == "" {
+		how = "exited"
+	}
+	return &startupError{fmt.Errorf("%s exited during start-up (%s); last lines of %s:\n%s", pr.Name, how, pr.Log, tail(pr.Log, 8))}
 }
 
 func waitTCP(ctx context.Context, pr proc, dir string, port int, timeout time.Duration) error {

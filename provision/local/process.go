@@ -25,7 +25,13 @@ type proc struct {
 
 // reaper keeps the exec.Cmd of processes this phoenix process started, so that they are
 // reaped (no zombies) when they exit while phoenix is still running, as in tests.
-var reaper sync.Map // pid -> chan struct{} closed on exit
+var reaper sync.Map // pid -> *exitWatch
+
+// exitWatch is closed when a process phoenix started exits; state says how it ended.
+type exitWatch struct {
+	done  chan struct{}
+	state string
+}
 
 // startProcess starts a program detached from phoenix (its own session), logging to
 // logPath, so that the cluster outlives the `phoenix provision` command.
@@ -44,11 +50,12 @@ func startProcess(name, bin string, args []string, logPath string, env []string)
 		return proc{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	logf.Close()
-	done := make(chan struct{})
-	reaper.Store(cmd.Process.Pid, done)
+	w := &exitWatch{done: make(chan struct{})}
+	reaper.Store(cmd.Process.Pid, w)
 	go func() {
 		_ = cmd.Wait()
-		close(done)
+		w.state = cmd.ProcessState.String()
+		close(w.done)
 	}()
 	return proc{Name: name, Pid: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath}, nil
 }
@@ -59,9 +66,9 @@ func (p proc) alive(marker string) bool {
 	if p.Pid <= 0 {
 		return false
 	}
-	if ch, ok := reaper.Load(p.Pid); ok {
+	if w, ok := reaper.Load(p.Pid); ok {
 		select {
-		case <-ch.(chan struct{}):
+		case <-w.(*exitWatch).done:
 			return false
 		default:
 		}
@@ -79,6 +86,19 @@ func (p proc) alive(marker string) bool {
 		return false
 	}
 	return marker == "" || bytes.Contains(cmdline, []byte(marker))
+}
+
+// exitState says how p ended ("exit status 1", "signal: killed") when this phoenix
+// process started it, or "" when unknown.
+func (p proc) exitState() string {
+	if w, ok := reaper.Load(p.Pid); ok {
+		select {
+		case <-w.(*exitWatch).done:
+			return w.(*exitWatch).state
+		default:
+		}
+	}
+	return ""
 }
 
 // stop terminates p: SIGTERM, then SIGKILL after grace. It never signals a pid that no

@@ -68,15 +68,19 @@ func freePorts(n int) ([]int, error) {
 
 func procsFile(dir string) string { return filepath.Join(dir, "processes.json") }
 
+// startAttempts bounds how often Create starts over when a process dies during start-up.
+const startAttempts = 3
+
 // Create implements provision.Provider: PKI, etcd, kube-apiserver, controller-manager,
 // scheduler, kwok and the nodes; on any error everything started is stopped and the
-// cluster directory removed.
-func (p *Provider) Create(ctx context.Context, spec provision.Spec) (c state.Cluster, kubeconfig []byte, err error) {
+// cluster directory removed. A process that dies during start-up (most often a port
+// taken between picking and binding it) makes Create start over with fresh ports.
+func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Cluster, []byte, error) {
 	if err := provision.ValidateSpec(spec); err != nil {
-		return c, nil, err
+		return state.Cluster{}, nil, err
 	}
 	if spec.Version.Minor < 24 {
-		return c, nil, fmt.Errorf("the local provider runs Kubernetes v1.24 and later (v1.21-v1.23 cannot be built from the Go module); %s needs --provider kind or kubeadm", spec.Version)
+		return state.Cluster{}, nil, fmt.Errorf("the local provider runs Kubernetes v1.24 and later (v1.21-v1.23 cannot be built from the Go module); %s needs --provider kind or kubeadm", spec.Version)
 	}
 	r := p.Resolver
 	r.BinDir = spec.BinDir
@@ -85,9 +89,20 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (c state.Clu
 	}
 	bins, err := r.Resolve(ctx, spec.Version)
 	if err != nil {
-		return c, nil, err
+		return state.Cluster{}, nil, err
 	}
 	p.log.Info("binaries", "source", bins.Source)
+	for attempt := 1; ; attempt++ {
+		c, kc, err := p.create(ctx, spec, bins)
+		var se *startupError
+		if err == nil || !errors.As(err, &se) || attempt >= startAttempts || ctx.Err() != nil {
+			return c, kc, err
+		}
+		p.log.Warn("a process died during start-up; starting over with fresh ports", "attempt", attempt, "err", err)
+	}
+}
+
+func (p *Provider) create(ctx context.Context, spec provision.Spec, bins Binaries) (c state.Cluster, kubeconfig []byte, err error) {
 
 	dir := p.ws.ClusterDir(spec.Name)
 	if p.ws.HasCluster(spec.Name) {

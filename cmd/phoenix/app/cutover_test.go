@@ -40,7 +40,7 @@ func cutoverSetup(t *testing.T, failAfter int64) (ws string, in *haproxytest.Ins
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := state.WriteJSONAtomic(w.Path("migrations", "shop.json"), map[string]string{}, 0o600); err != nil {
+	if err := state.WriteJSONAtomic(w.Path("migrations", "shop", "journal.json"), map[string]string{}, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := state.WriteJSONAtomic(cutover.VerifyPath(w), cutover.VerifyRecord{Passed: true, Time: time.Now()}, 0o600); err != nil {

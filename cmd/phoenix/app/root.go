@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/phoenix-upgrade/phoenix/state"
 )
@@ -60,6 +61,11 @@ The old cluster (blue) stays intact, so rollback is instant.`),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// phoenix reads old API versions on purpose (assess, migrate) and reports
+			// removals itself; the apiserver's deprecation warnings only show with -v 1.
+			if g.Verbosity < 1 {
+				rest.SetDefaultWarningHandler(rest.NoWarnings{})
+			}
 			return nil
 		},
 	}
