@@ -27,7 +27,7 @@ lint: ## gofmt and go vet
 bench: build test-binaries ## benchmarks; numbers go to docs/benchmarks.md
 	hack/bench.sh
 
-demo: build test-binaries ## provision a local cluster and show it working
+demo: build test-binaries ## the whole blue-green upgrade of the sample payments app, v1.24.17 -> v1.37.2
 	hack/demo.sh
 
 clean:

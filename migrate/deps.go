@@ -1,0 +1,207 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var (
+	grCRB     = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}
+	grCR      = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}
+	grRB      = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}
+	grSC      = schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"}
+	grPC      = schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}
+	grIC      = schema.GroupResource{Group: "networking.k8s.io", Resource: "ingressclasses"}
+	grRC      = schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}
+	grCRD     = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
+	grPSP     = schema.GroupResource{Group: "policy", Resource: "podsecuritypolicies"}
+	grVWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"}
+	grMWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}
+	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}}
+)
+
+// podSpec returns the pod spec inside a workload (or a Pod), or nil.
+func podSpec(obj *unstructured.Unstructured) map[string]any {
+	path, ok := podOwners[obj.GetKind()]
+	if !ok {
+		path = []string{"spec", "template", "spec"}
+	}
+	m, _, _ := unstructured.NestedMap(obj.Object, path...)
+	return m
+}
+
+// addClusterDeps adds the cluster-scoped objects the namespaced ones depend on.
+func (d *discoverer) addClusterDeps(ctx context.Context) error {
+	inNS := map[string]bool{}
+	for _, ns := range d.o.Namespaces {
+		inNS[ns] = true
+	}
+	want := map[schema.GroupResource]map[string]bool{}
+	need := func(gr schema.GroupResource, name string) {
+		if name == "" {
+			return
+		}
+		if want[gr] == nil {
+			want[gr] = map[string]bool{}
+		}
+		want[gr][name] = true
+	}
+	for gr, items := range d.listed {
+		for _, it := range items {
+			if it.skip != "" || it.obj.GetNamespace() == "" {
+				continue
+			}
+			if crd, ok := d.crds[gr]; ok {
+				need(grCRD, crd.GetName())
+			}
+			if ps := podSpec(it.obj); ps != nil {
+				need(grPC, strField(ps, "priorityClassName"))
+				need(grRC, strField(ps, "runtimeClassName"))
+			}
+			switch it.obj.GetKind() {
+			case "PersistentVolumeClaim":
+				sc, _, _ := unstructured.NestedString(it.obj.Object, "spec", "storageClassName")
+				need(grSC, sc)
+				need(grSC, it.obj.GetAnnotations()["volume.beta.kubernetes.io/storage-class"])
+			case "StatefulSet":
+				tpls, _, _ := unstructured.NestedSlice(it.obj.Object, "spec", "volumeClaimTemplates")
+				for _, t := range tpls {
+					if m, ok := t.(map[string]any); ok {
+						sc, _, _ := unstructured.NestedString(m, "spec", "storageClassName")
+						need(grSC, sc)
+					}
+				}
+			case "Ingress":
+				ic, _, _ := unstructured.NestedString(it.obj.Object, "spec", "ingressClassName")
+				need(grIC, ic)
+				need(grIC, it.obj.GetAnnotations()["kubernetes.io/ingress.class"])
+			case "RoleBinding":
+				if k, _, _ := unstructured.NestedString(it.obj.Object, "roleRef", "kind"); k == "ClusterRole" {
+					n, _, _ := unstructured.NestedString(it.obj.Object, "roleRef", "name")
+					need(grCR, n)
+				}
+			}
+		}
+	}
+	// ClusterRoleBindings that bind the namespaces' ServiceAccounts, and their roles.
+	if err := d.eachCluster(ctx, grCRB, func(obj *unstructured.Unstructured) {
+		if bindsNamespaces(obj, inNS) {
+			need(grCRB, obj.GetName())
+			n, _, _ := unstructured.NestedString(obj.Object, "roleRef", "name")
+			need(grCR, n)
+		}
+	}); err != nil {
+		return err
+	}
+	// Admission webhooks served from the namespaces.
+	for _, gr := range []schema.GroupResource{grVWC, grMWC} {
+		if err := d.eachCluster(ctx, gr, func(obj *unstructured.Unstructured) {
+			hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
+			for _, h := range hooks {
+				if m, ok := h.(map[string]any); ok {
+					ns, _, _ := unstructured.NestedString(m, "clientConfig", "service", "namespace")
+					if inNS[ns] {
+						need(gr, obj.GetName())
+					}
+				}
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	for _, gr := range []schema.GroupResource{grCRD, grSC, grPC, grIC, grRC, grCRB, grCR, grVWC, grMWC} {
+		names := want[gr]
+		if len(names) == 0 || d.bIdx.byGR[gr] == nil {
+			continue
+		}
+		if err := d.eachCluster(ctx, gr, func(obj *unstructured.Unstructured) {
+			if names[obj.GetName()] {
+				_, offline := d.readPlan(gr)
+				d.add(obj, gr, offline)
+				delete(names, obj.GetName())
+			}
+		}); err != nil {
+			return err
+		}
+		for n := range names {
+			if gr == grPC && len(n) > 7 && n[:7] == "system-" {
+				continue
+			}
+			d.res.messages("").Warnings = append(d.res.messages("").Warnings,
+				fmt.Sprintf("%s %q is referenced but does not exist on blue; create it on green if the workloads need it", gr, n))
+		}
+	}
+	for _, it := range d.items {
+		if it.skip == "" && it.obj.GetNamespace() == "" {
+			it.skip = skipReason(it.obj, nil)
+		}
+	}
+	return d.translatePSP(ctx, inNS)
+}
+
+// eachCluster lists a cluster-scoped resource on blue (when blue serves it).
+func (d *discoverer) eachCluster(ctx context.Context, gr schema.GroupResource, fn func(*unstructured.Unstructured)) error {
+	if d.bIdx.byGR[gr] == nil {
+		return nil
+	}
+	v, _ := d.readPlan(gr)
+	objs, err := d.list(ctx, gr.WithVersion(v), "", "")
+	if apierrors.IsForbidden(err) {
+		d.res.messages("").Warnings = append(d.res.messages("").Warnings, fmt.Sprintf("cannot list %s on blue, dependencies of that kind are not moved: %v", gr, err))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := range objs {
+		fn(&objs[i])
+	}
+	return nil
+}
+
+// bindsNamespaces reports whether a binding names a ServiceAccount in, or the service
+// account group of, one of the namespaces.
+func bindsNamespaces(obj *unstructured.Unstructured, inNS map[string]bool) bool {
+	subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
+	for _, s := range subjects {
+		m, ok := s.(map[string]any)
+		if !ok {
+			continue
+		}
+		switch m["kind"] {
+		case "ServiceAccount":
+			if inNS[fmt.Sprint(m["namespace"])] {
+				return true
+			}
+		case "Group":
+			for ns := range inNS {
+				if m["name"] == "system:serviceaccounts:"+ns {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// get reads one cluster-scoped object from blue in the version readPlan picks.
+func (d *discoverer) get(ctx context.Context, gr schema.GroupResource, name string) (*unstructured.Unstructured, error) {
+	v, _ := d.readPlan(gr)
+	return d.blue.Resource(gr.WithVersion(v)).Get(ctx, name, metav1.GetOptions{})
+}
+
+func containsString(list []any, s string) bool {
+	return slices.ContainsFunc(list, func(v any) bool { return v == s })
+}
+
+// strField returns m[k] when it is a string.
+func strField(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}

@@ -1,0 +1,315 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
+)
+
+// run is the state of one migration as it goes through the phases.
+type run struct {
+	o         Options
+	blueDyn   dynamic.Interface
+	blueDisc  *discovery.DiscoveryClient
+	blueLog   *RequestLog
+	greenDyn  dynamic.Interface
+	greenDisc *discovery.DiscoveryClient
+	bIdx      *apiIndex
+	gIdx      *apiIndex
+	crdServed map[schema.GroupVersionKind]bool // kinds the CRDs being moved will serve
+	d         *discoverer
+	items     []*item
+	res       *Result
+	j         *Journal
+	// prev holds the records of the migration being resumed, or of the previous
+	// migration (to tell "unchanged" from "applied").
+	prev   map[string]Record
+	resume bool
+
+	mu   sync.Mutex
+	done int
+}
+
+// phase is one named step of the pipeline.
+type phase struct {
+	name string
+	run  func(*run, context.Context) error
+}
+
+var phases = []phase{
+	{"discover APIs", (*run).discoverAPIs},
+	{"discover", (*run).discover},
+	{"sanitize and convert", (*run).convert},
+	{"preflight", (*run).preflight},
+	{"journal", (*run).openJournal},
+	{"export", (*run).export},
+	{"apply", (*run).apply},
+}
+
+// Run migrates the selected namespaces from blue to green. It returns the result even
+// when objects failed (Result.Failed); an error means the migration could not run or
+// stopped (a preflight check, a cancelled context), and says what to do.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if err := opts.defaults(true); err != nil {
+		return nil, err
+	}
+	r, err := newRun(opts)
+	if err != nil {
+		return nil, err
+	}
+	blueLog := r.blueLog
+	for _, p := range phases {
+		opts.Log.Debug("phase", "name", p.name)
+		began := time.Now()
+		err = p.run(r, ctx)
+		r.res.Phases = append(r.res.Phases, PhaseTiming{Name: p.name, Duration: time.Since(began)})
+		if err != nil {
+			err = fmt.Errorf("%s: %w", p.name, err)
+			break
+		}
+	}
+	r.res.Finished = time.Now().UTC()
+	r.res.BlueWritesRefused = len(blueLog.Refused())
+	r.res.sortObjects()
+	if r.j != nil {
+		status := "done"
+		if err != nil || r.res.Failed() {
+			status = "failed"
+		}
+		if cerr := r.j.Close(status); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if err == nil && r.res.BlueWritesRefused > 0 {
+		err = fmt.Errorf("phoenix tried to write to blue %d times and was stopped (a bug, please report): %s", r.res.BlueWritesRefused, strings.Join(blueLog.Refused(), ", "))
+	}
+	return r.res, err
+}
+
+func newRun(opts Options) (*run, error) {
+	r := &run{o: opts, res: &Result{DryRun: opts.DryRun, Started: time.Now().UTC(), Counts: map[Outcome]int{}, Namespaces: map[string]*Messages{}}}
+	blueCfg, blueLog := ReadOnly(kube.Throttle(rest.CopyConfig(opts.Blue), opts.QPS, opts.Burst))
+	greenCfg := kube.Throttle(rest.CopyConfig(opts.Green), opts.QPS, opts.Burst)
+	r.blueLog = blueLog
+	blueCfg.WarningHandler = warnLog{opts.Log, "blue"}
+	greenCfg.WarningHandler = warnLog{opts.Log, "green"}
+	var err error
+	if r.blueDyn, err = dynamic.NewForConfig(blueCfg); err != nil {
+		return nil, fmt.Errorf("blue client: %w", err)
+	}
+	if r.blueDisc, err = discovery.NewDiscoveryClientForConfig(blueCfg); err != nil {
+		return nil, fmt.Errorf("blue client: %w", err)
+	}
+	if r.greenDyn, err = dynamic.NewForConfig(greenCfg); err != nil {
+		return nil, fmt.Errorf("green client: %w", err)
+	}
+	if r.greenDisc, err = discovery.NewDiscoveryClientForConfig(greenCfg); err != nil {
+		return nil, fmt.Errorf("green client: %w", err)
+	}
+	return r, nil
+}
+
+func (r *run) discoverAPIs(ctx context.Context) error {
+	var warn []string
+	var err error
+	if r.bIdx, warn, err = discoverAPI(ctx, r.blueDisc.WithLegacyWithContext(ctx)); err != nil {
+		return fmt.Errorf("blue: %w (check the blue cluster is reachable)", err)
+	}
+	r.res.messages("").Warnings = append(r.res.messages("").Warnings, warn...)
+	if r.gIdx, warn, err = discoverAPI(ctx, r.greenDisc.WithLegacyWithContext(ctx)); err != nil {
+		return fmt.Errorf("green: %w (check the green cluster is reachable)", err)
+	}
+	r.res.messages("").Warnings = append(r.res.messages("").Warnings, warn...)
+	return nil
+}
+
+func (r *run) discover(ctx context.Context) error {
+	r.d = &discoverer{o: &r.o, blue: r.blueDyn, bIdx: r.bIdx, gIdx: r.gIdx, res: r.res}
+	if err := r.d.discover(ctx); err != nil {
+		return err
+	}
+	r.items = r.d.items
+	r.o.Progress(fmt.Sprintf("Discovered %d objects on blue in %s", len(r.items), strings.Join(r.o.Namespaces, ", ")))
+	return nil
+}
+
+// served reports whether green serves gvk now or will once the moving CRDs land.
+func (r *run) served(gvk schema.GroupVersionKind) bool {
+	return r.gIdx.Served(gvk) || r.crdServed[gvk]
+}
+
+func (r *run) convert(ctx context.Context) error {
+	r.crdServed = map[schema.GroupVersionKind]bool{}
+	for _, it := range r.items {
+		if it.skip == "" && it.obj.GetKind() == "CustomResourceDefinition" {
+			g, _, _ := unstructured.NestedString(it.obj.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(it.obj.Object, "spec", "names", "kind")
+			vers, _, _ := unstructured.NestedSlice(it.obj.Object, "spec", "versions")
+			for _, v := range vers {
+				if m, ok := v.(map[string]any); ok && m["served"] == true {
+					r.crdServed[schema.GroupVersionKind{Group: g, Version: strField(m, "name"), Kind: kind}] = true
+				}
+			}
+		}
+	}
+	for _, it := range r.items {
+		if it.skip != "" {
+			it.level = LevelOf(it.readRef.GVK().GroupKind())
+			continue
+		}
+		it.notes = append(it.notes, Sanitize(it.obj)...)
+		if it.offline {
+			out, notes, err := offlineConvert(it.obj, r.served)
+			if err != nil {
+				it.failed = err.Error()
+			} else {
+				it.obj = out
+				it.notes = append(it.notes, notes...)
+			}
+		}
+		if changed, err := Suspend(it.obj); err != nil {
+			it.failed = err.Error()
+		} else if changed {
+			it.notes = append(it.notes, "lands suspended on green so it does not run twice; cutover resumes it")
+		}
+		it.level = LevelOf(it.obj.GroupVersionKind().GroupKind())
+		it.hash = Hash(it.obj)
+	}
+	sort.SliceStable(r.items, func(i, j int) bool {
+		a, b := r.items[i], r.items[j]
+		if a.level != b.level {
+			return a.level < b.level
+		}
+		return a.readRef.Key() < b.readRef.Key()
+	})
+	return ctx.Err()
+}
+
+// preflight fails before anything is written when green lacks an API a custom resource
+// needs (one served by an aggregated API server on blue, with no CRD to move).
+func (r *run) preflight(context.Context) error {
+	missing := map[string][]string{}
+	for _, it := range r.items {
+		if it.skip != "" || it.failed != "" {
+			continue
+		}
+		gvk := it.obj.GroupVersionKind()
+		if r.served(gvk) {
+			continue
+		}
+		if builtinGroup(gvk.Group) {
+			it.failed = fmt.Sprintf("green does not serve %s and phoenix has no converter for it", gvk.GroupVersion())
+			continue
+		}
+		gv := gvk.GroupVersion().String()
+		missing[gv] = append(missing[gv], it.readRef.String())
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var parts []string
+	for gv, objs := range missing {
+		if len(objs) > 3 {
+			objs = append(objs[:3], fmt.Sprintf("and %d more", len(objs)-3))
+		}
+		parts = append(parts, fmt.Sprintf("%s (needed by %s)", gv, strings.Join(objs, ", ")))
+	}
+	sort.Strings(parts)
+	return fmt.Errorf("green does not serve %s: install those APIs on green (their CRDs or aggregated API servers) and rerun; nothing was written",
+		strings.Join(parts, "; "))
+}
+
+func (r *run) openJournal(ctx context.Context) error {
+	root := r.o.JournalRoot
+	if r.o.Resume {
+		id, err := LatestID(root)
+		if err != nil {
+			return fmt.Errorf("nothing to resume: %w", err)
+		}
+		j, recs, err := ResumeJournal(root, id)
+		if err != nil {
+			return err
+		}
+		if m := j.Meta(); !slices.Equal(m.Namespaces, r.o.Namespaces) || m.Selector != r.o.Selector {
+			_ = j.Close("failed")
+			return fmt.Errorf("migration %s moved namespaces %v (selector %q), not %v (selector %q): rerun without --resume, or with the same --ns and -l",
+				id, m.Namespaces, m.Selector, r.o.Namespaces, r.o.Selector)
+		}
+		r.j, r.prev, r.resume = j, recs, true
+	} else {
+		if id, err := LatestID(root); err == nil {
+			if _, recs, err := ReadJournal(filepath.Join(root, id)); err == nil {
+				r.prev = recs
+			}
+		}
+		meta := Meta{ID: NewID(time.Now()), Blue: r.o.BlueName, Green: r.o.GreenName, Namespaces: r.o.Namespaces,
+			Selector: r.o.Selector, DryRun: r.o.DryRun, Artifacts: r.o.ArtifactsDir, Started: r.res.Started}
+		if meta.Artifacts == "" {
+			meta.Artifacts = filepath.Join(root, meta.ID, "artifacts")
+		}
+		j, err := CreateJournal(root, meta, r.o.DryRun == DryRunNone)
+		if err != nil {
+			return err
+		}
+		r.j = j
+	}
+	r.res.ID = r.j.Meta().ID
+	r.res.JournalDir = r.j.Dir
+	r.res.ArtifactsDir = r.o.ArtifactsDir
+	if r.res.ArtifactsDir == "" {
+		r.res.ArtifactsDir = r.j.Meta().Artifacts
+	}
+	return ctx.Err()
+}
+
+func (r *run) export(ctx context.Context) error {
+	if err := export(r.res.ArtifactsDir, r.items); err != nil {
+		return err
+	}
+	r.o.Progress(fmt.Sprintf("Exported the plan to %s (plan.txt)", r.res.ArtifactsDir))
+	return ctx.Err()
+}
+
+// Hash is the sha256 of an object's canonical JSON (map keys sorted).
+func Hash(obj *unstructured.Unstructured) string {
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// errCanceled reports a cancelled or expired context.
+func errCanceled(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// warnLog sends the apiservers' warnings (deprecated APIs read on blue) to the debug log
+// instead of client-go's default of printing them to stderr.
+type warnLog struct {
+	log     *slog.Logger
+	cluster string
+}
+
+func (w warnLog) HandleWarningHeader(_ int, _ string, text string) {
+	w.log.Debug("apiserver warning", "cluster", w.cluster, "warning", text)
+}
