@@ -12,8 +12,9 @@ all: build
 build: ## build bin/phoenix
 	$(GO) build -o $(BIN) ./cmd/phoenix
 
-test-binaries: ## build kube-apiserver/controller-manager/scheduler per test version and kwok into ~/.cache/phoenix
+test-binaries: ## build kube-apiserver/controller-manager/scheduler per test version, kwok, and the Velero server into ~/.cache/phoenix
 	hack/build-k8s.sh $(TEST_K8S_VERSIONS)
+	hack/build-velero.sh
 
 unit: ## fast tests, no control planes
 	$(GO) test -short -count=1 $(PKG)

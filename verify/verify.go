@@ -89,6 +89,8 @@ type Report struct {
 	Checks   []Check       `json:"checks,omitempty"`
 	Warnings []string      `json:"warnings,omitempty"`
 	Duration string        `json:"duration"`
+	// Summary is one line for `phoenix status` and the cutover gate.
+	Summary string `json:"summary"`
 }
 
 // Run verifies parity between blue and green for the latest (or the given) migration.
@@ -153,6 +155,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Failures += len(rep.Problems)
 	rep.Passed = rep.Failures == 0
 	rep.Duration = time.Since(start).Round(time.Millisecond).String()
+	rep.Summary = rep.summary()
 	if o.ReportPath != "" {
 		if err := state.WriteJSONAtomic(o.ReportPath, rep, 0o600); err != nil {
 			return rep, fmt.Errorf("writing the verify report: %w", err)
@@ -338,4 +341,20 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// summary says in one line how far green is from parity.
+func (rep *Report) summary() string {
+	failed := 0
+	for _, c := range rep.Checks {
+		if !c.Passed {
+			failed++
+		}
+	}
+	verdict := "at parity"
+	if !rep.Passed {
+		verdict = "NOT at parity"
+	}
+	return fmt.Sprintf("%s: %d/%d objects equal, %d of %d checks failed, namespaces %s",
+		verdict, rep.AtParity, rep.Compared, failed, len(rep.Checks), strings.Join(rep.Namespaces, ","))
 }

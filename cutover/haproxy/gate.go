@@ -39,11 +39,7 @@ func (g *ErrorRateGate) Measure(ctx context.Context) cutover.Measurement {
 	var cur *counters
 	for _, s := range rows {
 		if s["svname"] == g.Server {
-			failed := s.Int("hrsp_5xx") + s.Int("econ") + s.Int("eresp")
-			total := s.Int("econ") + s.Int("eresp")
-			for _, c := range []string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"} {
-				total += s.Int(c)
-			}
+			failed, total := s.answers()
 			cur = &counters{failed: failed, total: total}
 		}
 	}

@@ -88,15 +88,25 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 				return err
 			}
 			g.Progress("Cutover via %s: steps %v, %s each", router.Describe(), plan.Steps, time.Duration(plan.Interval))
+			tl := startTimeline(cmd.Context(), router, timelineEvery(time.Duration(plan.Interval)))
 			res, err := cutover.Run(cmd.Context(), cutover.Options{
 				Workspace: ws, Router: router, RouterConfig: rc, Plan: plan, Workloads: wl,
 				Gates: openGates(plan.Gates, router, rc), Force: f.force, Log: g.Logger(),
 				Notify: func(n cutover.Notice) {
 					if n.Kind == "step-set" {
 						g.Progress("Step %d%%: %s", n.Step, n.Weights)
+						tl.mark(fmt.Sprintf("%d%%", n.Step))
 					}
 				},
 			})
+			if res != nil && res.Outcome == cutover.OutcomeRolledBack {
+				tl.mark("rollback")
+			}
+			if path, terr := tl.finish(ws); terr == nil {
+				g.Progress("Timeline: %s", path)
+			} else {
+				g.Progress("Timeline not written: %v", terr)
+			}
 			if err != nil {
 				return err
 			}
@@ -310,4 +320,9 @@ func renderStatus(g *Global, r *cutover.Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Kind, w, dash(e.Detail))
 	}
 	return tw.Flush()
+}
+
+// timelineEvery samples often enough for a few points per step, at most 4 a second.
+func timelineEvery(interval time.Duration) time.Duration {
+	return min(max(interval/10, 250*time.Millisecond), 5*time.Second)
 }
