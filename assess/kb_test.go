@@ -96,15 +96,51 @@ func TestKnowledgeBaseEntries(t *testing.T) {
 		{"bound service-account tokens", "BoundServiceAccountTokenVolume", "v1.24"},
 		{"dynamic kubelet config", "DynamicKubeletConfig", "v1.26"},
 		{"PodSecurity admission gate", "PodSecurity", "v1.28"},
+		// Per-gate pages of kubernetes/website (stable toVersion + 1, `removed: true`).
+		{"self-link removal gate", "RemoveSelfLink", "v1.30"},
+		{"expanded DNS config", "ExpandedDNSConfig", "v1.30"},
+		{"Azure File CSI migration", "CSIMigrationAzureFile", "v1.30"},
+		{"deprecated admission plugin gate", "SecurityContextDeny", "v1.30"},
+		{"API priority and fairness", "APIPriorityAndFairness", "v1.31"},
+		{"in-tree GCE PD unregister (alpha)", "InTreePluginGCEUnregister", "v1.31"},
+		{"RBD CSI migration (deprecated)", "CSIMigrationRBD", "v1.31"},
+		{"server-side apply", "ServerSideApply", "v1.32"},
+		{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicy", "v1.32"},
+		{"KMS v2", "KMSv2", "v1.32"},
+		{"AppArmor", "AppArmor", "v1.33"},
+		{"API list chunking", "APIListChunking", "v1.33"},
+		{"watch bookmarks", "WatchBookmark", "v1.33"},
+		// v1.37.0-alpha.1 changelog.
+		{"sidecar containers", "SidecarContainers", "v1.37"},
+		{"consistent list from cache", "ConsistentListFromCache", "v1.37"},
 	} {
 		g, ok := kb.LookupGate(tc.gate)
 		if !ok || g.RemovedIn != tc.remove {
 			t.Errorf("%s: gate %s = %+v, want removed in %s", tc.name, tc.gate, g, tc.remove)
 		}
 	}
-	for api, removed := range map[string]string{"kubeadm.k8s.io/v1beta1": "v1.22", "kubeadm.k8s.io/v1beta2": "v1.27"} {
+	for api, removed := range map[string]string{"kubeadm.k8s.io/v1beta1": "v1.22", "kubeadm.k8s.io/v1beta2": "v1.27", "kubeadm.k8s.io/v1beta3": "v1.37", "kubeadm.k8s.io/v1beta4": ""} {
 		if k, ok := kb.LookupKubeadmAPI(api); !ok || k.RemovedIn != removed {
 			t.Errorf("%s = %+v, want removed in %s", api, k, removed)
+		}
+	}
+	for _, want := range []struct{ component, flag, effect, since string }{
+		{"kubelet", "--allow-privileged", "removed", "v1.15"},
+		{"kubelet", "--keep-terminated-pod-volumes", "removed", "v1.31"},
+		{"kube-controller-manager", "--concurrent-service-syncs", "no-op", "v1.31"},
+		{"kube-controller-manager", "--concurrent-service-syncs", "removed", "v1.37"},
+	} {
+		found := false
+		for _, f := range kb.Flags {
+			if f.Component == want.component && f.Flag == want.flag && f.Effect == want.effect {
+				found = true
+				if f.Since != want.since {
+					t.Errorf("%s %s %s since %s, want %s", want.component, want.flag, want.effect, f.Since, want.since)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s %s (%s) missing from data/flags.yaml", want.component, want.flag, want.effect)
 		}
 	}
 	wantPitfalls := map[string]string{
