@@ -99,6 +99,9 @@ type Plan struct {
 	Steps    []int       `json:"steps"`
 	Interval Duration    `json:"interval"`
 	Gates    GatesConfig `json:"gates"`
+	// FinalDelta moves the volumes once more, with blue's writers stopped, just before the
+	// last step (Options.BeforeLastStep, FinalDeltaHook).
+	FinalDelta bool `json:"finalDelta,omitempty"`
 }
 
 // GatesConfig configures the gates and the analysis of their measurements.

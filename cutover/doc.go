@@ -7,7 +7,10 @@
 // manner of Argo Rollouts (failure limit, inconclusive measurements pause the cutover),
 // rollback, the swap of CronJobs and Jobs from blue to green, and the journal in the
 // workspace (cutover/state.json) that lets an interrupted cutover be resumed or rolled
-// back from another shell.
+// back from another shell. With a final delta (FinalDeltaHook, run before the last step)
+// it scales blue's Deployments and StatefulSets to zero while package volumes moves the
+// volume data once more, and gives them their replicas back on failure or rollback: the
+// one write to blue's workloads, made only as this explicit cutover step.
 //
 // It does not prove parity (package verify does, and writes verify/latest.json, which
 // cutover reads through VerifyRecord) and it does not move objects (package migrate).

@@ -26,6 +26,12 @@ type Options struct {
 	// records them.
 	Force bool
 	Log   *slog.Logger
+	// BeforeLastStep, when set, runs after the last step's gates passed and before its
+	// weights are set (FinalDeltaHook); an error rolls traffic back to blue.
+	BeforeLastStep func(ctx context.Context) error
+	// ResumeBlue gives blue's writers back their replicas on an automatic rollback when a
+	// final delta scaled them to zero (see RollbackOptions.ResumeBlue).
+	ResumeBlue func(ctx context.Context, namespaces []string) error
 	// Notify, when set, is called synchronously at every step boundary (tests use it to
 	// hold a step until they have seen enough traffic).
 	Notify func(Notice)
@@ -143,6 +149,9 @@ func runStep(ctx context.Context, o Options, step int) (*Result, error) {
 	}
 	if err := checkNotRolledBack(o); err != nil {
 		return nil, err
+	}
+	if res, err := beforeLastStep(ctx, o, step); res != nil || err != nil {
+		return res, err
 	}
 	want := Weights{Blue: 100 - step, Green: step}
 	if err := o.Router.SetWeights(ctx, want.Blue, want.Green); err != nil {
@@ -274,7 +283,7 @@ func finish(ctx context.Context, o Options) (*Result, error) {
 func autoRollback(ctx context.Context, o Options, reason string) (*Result, error) {
 	o.Log.Warn("gate failed, rolling back", "reason", reason)
 	res, err := rollback(context.WithoutCancel(ctx), RollbackOptions{
-		Workspace: o.Workspace, Router: o.Router, Workloads: o.Workloads, Reason: "automatic: " + reason, Log: o.Log,
+		Workspace: o.Workspace, Router: o.Router, Workloads: o.Workloads, Reason: "automatic: " + reason, Log: o.Log, ResumeBlue: o.ResumeBlue,
 	}, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s; the automatic rollback failed too: %w", reason, err)

@@ -19,6 +19,10 @@ type RollbackOptions struct {
 	Workloads Workloads
 	Reason    string
 	Log       *slog.Logger
+	// ResumeBlue gives blue's Deployments and StatefulSets in the namespaces the replicas a
+	// final delta took away (ResumeScaledFunc); it runs, before traffic moves, only when the
+	// journal says blue is still scaled down. nil leaves them (with a notice in the reason).
+	ResumeBlue func(ctx context.Context, namespaces []string) error
 }
 
 // Rollback points all traffic at blue at once, then reverses the CronJob and Job swap.
@@ -29,7 +33,7 @@ func Rollback(ctx context.Context, o RollbackOptions) (*Result, error) {
 	return rollback(ctx, o, false)
 }
 
-func rollback(ctx context.Context, o RollbackOptions, auto bool) (*Result, error) {
+func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -44,9 +48,10 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (*Result, error
 	if err != nil {
 		return nil, fmt.Errorf("reading weights from %s: %w", o.Router.Describe(), err)
 	}
-	if !auto && before.Green == 0 && len(st.Workloads) == 0 && (st.Phase == PhaseRolledBack || st.Phase == PhaseCompleted) {
+	if !auto && before.Green == 0 && len(st.Workloads) == 0 && !st.blueStopped() && (st.Phase == PhaseRolledBack || st.Phase == PhaseCompleted) {
 		return nil, fmt.Errorf("%w: traffic is already at blue 100%% (cutover %s, last change %s)", ErrNothingToRollBack, st.Phase, st.Updated.Format(time.RFC3339))
 	}
+	resumeNote, resumeErr := resumeBlueWriters(ctx, o, st)
 	start := time.Now()
 	if err := o.Router.SetWeights(ctx, AllBlue.Blue, AllBlue.Green); err != nil {
 		return nil, fmt.Errorf("pointing traffic back at blue via %s: %w", o.Router.Describe(), err)
@@ -59,6 +64,14 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (*Result, error
 	reason := o.Reason
 	if reason == "" {
 		reason = "manual rollback"
+	}
+	reason += resumeNote
+	if resumeErr != nil {
+		defer func() {
+			if err == nil {
+				res, err = nil, fmt.Errorf("traffic is back at blue 100%% but %w (run `phoenix rollback` again)", resumeErr)
+			}
+		}()
 	}
 	detail := fmt.Sprintf("%s (router answered in %s", reason, took.Round(time.Millisecond))
 	if b := o.Router.RollbackBound(); b > 0 {

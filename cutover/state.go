@@ -55,10 +55,12 @@ type State struct {
 	Forced []string `json:"forced,omitempty"`
 	// Workloads are the CronJobs and Jobs the last step changed; rollback reverses them.
 	Workloads []WorkloadChange `json:"workloads,omitempty"`
-	Reason    string           `json:"reason,omitempty"`
-	Started   time.Time        `json:"started"`
-	Updated   time.Time        `json:"updated"`
-	History   []Event          `json:"history"`
+	// FinalDelta is the volume move before the last step (--final-delta), if any.
+	FinalDelta *FinalDeltaRecord `json:"finalDelta,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Started    time.Time         `json:"started"`
+	Updated    time.Time         `json:"updated"`
+	History    []Event           `json:"history"`
 }
 
 func (s *State) record(e Event) {

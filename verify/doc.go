@@ -4,7 +4,8 @@
 // applied count, so fields green's apiserver defaulted do not), and names missing and
 // extra objects with field-level diffs (Secret values masked). It also checks that the
 // workloads are ready on green, Services have endpoints, PVCs are bound, and optional
-// HTTP probes answer.
+// HTTP probes answer; when volume data moved through Velero (volumes.LoadResult), that the
+// restore completed with every item and byte and each restored claim is on green.
 //
 // It never writes to either cluster; it writes its report to the workspace so that
 // cutover can refuse to start without a passing verify. It is not for shifting traffic.

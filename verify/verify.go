@@ -18,12 +18,14 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/migrate"
 	"github.com/phoenix-upgrade/phoenix/state"
+	"github.com/phoenix-upgrade/phoenix/volumes"
 )
 
 // Options configure a verification.
@@ -41,6 +43,9 @@ type Options struct {
 	HTTPClient   *http.Client
 	QPS          float32
 	Burst        int
+	// Volumes is the Velero move on record (volumes.LoadResult); when it covers the
+	// namespaces, volume parity is checked too. nil skips those checks.
+	Volumes *volumes.Result
 	// ReportPath receives the report as JSON when set (cutover reads passed and time).
 	ReportPath string
 	Log        *slog.Logger
@@ -146,6 +151,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.parity(ctx, g, plan, recs, green)
 	rep.Checks = append(rep.Checks, health(ctx, o.Blue, g.dyn, plan, green)...)
+	if o.Volumes != nil {
+		kc, err := kubernetes.NewForConfig(kube.Throttle(rest.CopyConfig(o.Green), o.QPS, o.Burst))
+		if err != nil {
+			return nil, err
+		}
+		checks, warns := volumeParity(ctx, kc, o.Volumes, o.Namespaces, id)
+		rep.Checks, rep.Warnings = append(rep.Checks, checks...), append(rep.Warnings, warns...)
+	}
 	rep.Checks = append(rep.Checks, probe(ctx, o, o.Probes)...)
 	for _, c := range rep.Checks {
 		if !c.Passed {

@@ -10,7 +10,8 @@
 // errors, read from the backup's results in object storage.
 //
 // FinalDelta repeats the move at cutover time with writes on blue stopped and reports how long
-// they were stopped.
+// they were stopped. SaveResult and LoadResult keep a move's Result in the workspace for
+// verify and the final delta.
 //
 // The objects are Velero's own API types (github.com/vmware-tanzu/velero/pkg/apis/velero/v1),
 // sent through the dynamic client. This package is not a Velero installer and does not

@@ -140,6 +140,11 @@ func TestVeleroOrchestrationOnLocalClusters(t *testing.T) {
 		if res.BackupPhase != "Completed" || res.RestorePhase != "Completed" || res.Claims != 2 || res.Volumes != 2 || res.BytesTotal != 2<<20 {
 			t.Errorf("result = %+v", res)
 		}
+		// what verify and a final delta read back from the record (SaveResult)
+		if !slices.Equal(res.ClaimNames, []string{"payments/cache", "payments/data"}) || !slices.Equal(res.Namespaces, []string{"payments"}) ||
+			res.Migration != "m-test" || res.VeleroNamespace != "velero" || res.StorageLocation != "default" || res.Stage != StageInitial {
+			t.Errorf("result does not describe the move for its record: %+v", res)
+		}
 		var b velerov1.Backup
 		if err := bc.get(ctx, gvrBackup, res.Backup, &b); err != nil {
 			t.Fatal(err)

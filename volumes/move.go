@@ -42,11 +42,12 @@ func move(ctx context.Context, opts Options, stage string, stop StopWrites) (res
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	res = &Result{Mode: opts.Mode, Started: time.Now()}
+	res = &Result{Mode: opts.Mode, Stage: stage, Migration: opts.Migration, Namespaces: opts.Namespaces, Started: time.Now()}
 	defer func() { res.Finished = time.Now() }()
 	if opts.Mode == ModeNone {
 		return res, nil
 	}
+	res.VeleroNamespace = opts.VeleroNamespace
 	ctx, cancel := deadline(ctx, opts.Timeout)
 	defer cancel()
 	blue, green, err := clusters(&opts)
@@ -60,6 +61,10 @@ func move(ctx context.Context, opts Options, stage string, stop StopWrites) (res
 		return res, err
 	}
 	res.Claims = len(claims)
+	res.StorageLocation = rep.BlueLocation
+	for _, c := range claims {
+		res.ClaimNames = append(res.ClaimNames, c.String())
+	}
 	if len(claims) == 0 {
 		opts.Progress("no persistent volume claims in " + strings.Join(opts.Namespaces, ", ") + " on blue: no volume data to move")
 		return res, nil

@@ -134,6 +134,16 @@ func (o *Options) defaults() error {
 // Result is the outcome of one backup and restore.
 type Result struct {
 	Mode Mode `json:"mode"`
+	// Stage is StageInitial (Move) or StageFinalDelta.
+	Stage string `json:"stage,omitempty"`
+	// Migration, Namespaces, VeleroNamespace and StorageLocation repeat the options of the
+	// move (blue's location as resolved), so that verify and a final delta can follow it.
+	Migration       string   `json:"migration,omitempty"`
+	Namespaces      []string `json:"namespaces,omitempty"`
+	VeleroNamespace string   `json:"veleroNamespace,omitempty"`
+	StorageLocation string   `json:"storageLocation,omitempty"`
+	// ClaimNames are the claims in scope on blue, as namespace/name, sorted.
+	ClaimNames []string `json:"claimNames,omitempty"`
 	// Backup and Restore are the Velero object names (in VeleroNamespace on blue and green).
 	Backup       string `json:"backup,omitempty"`
 	Restore      string `json:"restore,omitempty"`

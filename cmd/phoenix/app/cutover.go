@@ -21,6 +21,7 @@ type cutoverFlags struct {
 	gateInt  time.Duration
 	probeTO  time.Duration
 	force    bool
+	delta    bool
 	output   string
 }
 
@@ -36,7 +37,9 @@ Move traffic from blue to green in steps. Before each step and during its interv
 gates are measured (HTTP probes against green, and for HAProxy green's 5xx rate); a
 failed gate rolls back to blue at once and exits with code 3, inconclusive gates pause
 (exit code 3, rerun to resume). The last step resumes green's CronJobs and Jobs and
-suspends blue's. Refuses to start without a migration and a passed verify (--force).
+suspends blue's. --final-delta moves the volume data once more through Velero just before
+the last step, with blue's Deployments and StatefulSets scaled to zero; the report says
+how long writes were stopped, and a failure rolls back (blue scaled back up, exit code 3). Refuses to start without a migration and a passed verify (--force).
 
 Router flags, steps and gates are stored in the workspace (cutover/state.json): an
 interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
@@ -48,6 +51,7 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
       --dns-tsig-key-file /etc/phoenix/tsig.key
   phoenix cutover --router gateway --gateway-route shop/storefront \
       --gateway-blue-backend storefront-blue --gateway-green-backend storefront-green
+  phoenix cutover --final-delta   # ... and move the volumes once more before the last step
   phoenix cutover            # resume with the stored router and plan`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +68,7 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 				return err
 			}
 			var storedRouter *cutover.RouterConfig
-			plan := cutover.Plan{Steps: f.steps, Interval: cutover.Duration(f.interval), Gates: f.gates}
+			plan := cutover.Plan{Steps: f.steps, Interval: cutover.Duration(f.interval), Gates: f.gates, FinalDelta: f.delta}
 			plan.Gates.GateInterval, plan.Gates.ProbeTimeout = cutover.Duration(f.gateInt), cutover.Duration(f.probeTO)
 			if stored != nil {
 				storedRouter = &stored.Router
@@ -87,11 +91,18 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 			if err != nil {
 				return err
 			}
+			var beforeLast func(context.Context) error
+			if plan.FinalDelta {
+				if beforeLast, err = finalDeltaHook(g, ws); err != nil {
+					return err
+				}
+			}
 			g.Progress("Cutover via %s: steps %v, %s each", router.Describe(), plan.Steps, time.Duration(plan.Interval))
 			tl := startTimeline(cmd.Context(), router, timelineEvery(time.Duration(plan.Interval)))
 			res, err := cutover.Run(cmd.Context(), cutover.Options{
 				Workspace: ws, Router: router, RouterConfig: rc, Plan: plan, Workloads: wl,
 				Gates: openGates(plan.Gates, router, rc), Force: f.force, Log: g.Logger(),
+				BeforeLastStep: beforeLast, ResumeBlue: resumeBlue(ws),
 				Notify: func(n cutover.Notice) {
 					if n.Kind == "step-set" {
 						g.Progress("Step %d%%: %s", n.Step, n.Weights)
@@ -115,7 +126,7 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 			}
 			switch res.Outcome {
 			case cutover.OutcomeRolledBack:
-				return WithExitCode(ExitFindings, fmt.Errorf("gate failed, rolled back to blue 100%%: %s", res.Reason))
+				return WithExitCode(ExitFindings, fmt.Errorf("rolled back to blue 100%%: %s", res.Reason))
 			case cutover.OutcomePaused:
 				return WithExitCode(ExitFindings, errors.New(res.Reason))
 			}
@@ -136,6 +147,7 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 	fl.IntVar(&f.gates.FailureLimit, "failure-limit", def.FailureLimit, "failed measurements tolerated per step before rolling back")
 	fl.IntVar(&f.gates.InconclusiveLimit, "inconclusive-limit", def.InconclusiveLimit, "inconclusive measurements tolerated per step before pausing")
 	fl.IntVar(&f.gates.ConsecutiveErrorLimit, "consecutive-error-limit", def.ConsecutiveErrorLimit, "measurements in a row that may not be taken before rolling back")
+	fl.BoolVar(&f.delta, "final-delta", false, "move the volumes once more through Velero just before the last step, with blue's Deployments and StatefulSets scaled to zero (needs a `migrate --volumes velero-csi` record; stored for a resume)")
 	fl.BoolVar(&f.force, "force", false, "start without a recorded migration or a passed verify (recorded in the journal)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
@@ -149,6 +161,9 @@ func mergePlan(fs *pflag.FlagSet, stored, flags cutover.Plan) cutover.Plan {
 	}
 	if fs.Changed("interval") {
 		p.Interval = flags.Interval
+	}
+	if fs.Changed("final-delta") {
+		p.FinalDelta = flags.FinalDelta
 	}
 	for _, name := range []string{"probe", "probe-requests", "probe-success-rate", "probe-timeout", "max-5xx-rate", "min-requests", "gate-interval", "failure-limit", "inconclusive-limit", "consecutive-error-limit"} {
 		if fs.Changed(name) {
@@ -166,6 +181,9 @@ func renderResult(g *Global, format OutputFormat, res *cutover.Result) error {
 	fmt.Fprintf(g.Streams.Out, "Cutover %s: %s\n", res.Outcome, res.Weights)
 	if res.Reason != "" {
 		fmt.Fprintf(g.Streams.Out, "Reason: %s\n", res.Reason)
+	}
+	if res.State != nil {
+		renderFinalDelta(g, res.State.FinalDelta)
 	}
 	return nil
 }
@@ -219,7 +237,7 @@ green's answer for up to the record TTL.`),
 			if err != nil {
 				return err
 			}
-			res, err := cutover.Rollback(cmd.Context(), cutover.RollbackOptions{Workspace: ws, Router: router, Workloads: wl, Reason: f.reason, Log: g.Logger()})
+			res, err := cutover.Rollback(cmd.Context(), cutover.RollbackOptions{Workspace: ws, Router: router, Workloads: wl, Reason: f.reason, Log: g.Logger(), ResumeBlue: resumeBlue(ws)})
 			if err != nil {
 				return err
 			}
@@ -310,6 +328,7 @@ func renderStatus(g *Global, r *cutover.Report) error {
 	if r.Cutover.Reason != "" {
 		fmt.Fprintf(out, "Reason: %s\n", r.Cutover.Reason)
 	}
+	renderFinalDelta(g, r.Cutover.FinalDelta)
 	tw = newTable(out)
 	fmt.Fprintln(tw, "\nTIME\tEVENT\tWEIGHTS\tDETAIL")
 	for _, e := range r.Cutover.History {

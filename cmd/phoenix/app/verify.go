@@ -9,6 +9,7 @@ import (
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/state"
 	"github.com/phoenix-upgrade/phoenix/verify"
+	"github.com/phoenix-upgrade/phoenix/volumes"
 )
 
 type verifyFlags struct {
@@ -29,7 +30,9 @@ Compare every object the latest migration moved: what green holds against what b
 after the same sanitize and convert steps migrate applies (fields green's apiserver
 defaulted do not count). Report missing and extra objects and field-level diffs (Secret
 values masked), and check on green that Deployments, StatefulSets and DaemonSets are
-available, Services have endpoints, PVCs are bound, and --probe URLs answer.
+available, Services have endpoints, PVCs are bound, and --probe URLs answer. When
+migrate moved volume data through Velero, check that the restore completed with every
+item and byte and that each restored claim is on green and bound.
 
 Exit code 3 when green is not at parity. The report is kept in the workspace
 (verify/latest.json); cutover refuses to start unless it passed.`),
@@ -54,10 +57,14 @@ Exit code 3 when green is not at parity. The report is kept in the workspace
 			if err != nil {
 				return err
 			}
+			vol, err := volumes.LoadResult(ws)
+			if err != nil {
+				return err
+			}
 			rep, err := verify.Run(cmd.Context(), verify.Options{
 				Blue: blue, Green: green, JournalRoot: ws.Path("migrations"), MigrationID: f.migration,
 				Namespaces: f.namespaces, Probes: f.probes, QPS: kube.DefaultQPS, Burst: kube.DefaultBurst,
-				ReportPath: ws.Path("verify", "latest.json"), Log: g.Logger(),
+				Volumes: vol, ReportPath: ws.Path("verify", "latest.json"), Log: g.Logger(),
 				Progress: func(line string) { g.Progress("%s", line) },
 			})
 			if err != nil {
