@@ -3,6 +3,9 @@
 #  1. `phoenix provision --provider local` with cached binaries, for each test version
 #     (RUNS times each), and `phoenix delete cluster`.
 #  2. Go benchmarks of every package (go test -bench).
+#  3. The migration benchmark (hack/bench-migrate.sh): 5,000 mixed objects blue -> green by
+#     phoenix migrate, by the raw ceiling and by kubectl apply --server-side, in one run.
+#     MIGRATE_OBJECTS sets the count; MIGRATE_BENCH=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
@@ -28,3 +31,8 @@ done
 echo
 echo "== Go benchmarks"
 go test -run '^$' -bench . -benchmem -count 1 ./... 2>/dev/null | grep -E '^(Benchmark|ok|pkg:)' || true
+echo
+if [ "${MIGRATE_BENCH:-1}" != 0 ]; then
+  echo "== migrate (hack/bench-migrate.sh), ${MIGRATE_OBJECTS:-5000} objects"
+  OBJECTS="${MIGRATE_OBJECTS:-5000}" hack/bench-migrate.sh
+fi

@@ -26,11 +26,15 @@ func (r *run) apply(ctx context.Context) error {
 	for _, it := range r.items {
 		levels[it.level] = append(levels[it.level], it)
 	}
+	r.applyStart = time.Now()
 	for l, its := range levels {
 		if len(its) == 0 {
 			continue
 		}
 		r.o.Progress(fmt.Sprintf("Level %d/%d %s: %d objects", l+1, numLevels, LevelName(l), len(its)))
+		r.mu.Lock()
+		r.level, r.levelDone, r.levelTotal = l, 0, len(its)
+		r.mu.Unlock()
 		r.applyLevel(ctx, its)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped during level %s (rerun with --resume to continue): %w", LevelName(l), err)
@@ -112,10 +116,14 @@ func (r *run) finish(rec Record, journal bool) {
 	defer r.mu.Unlock()
 	r.res.record(ObjectResult{Ref: rec.Ref, Outcome: rec.Outcome, Reason: rec.Reason, From: rec.From, To: rec.To, Level: rec.Level, Notes: rec.Notes})
 	r.done++
+	r.levelDone++
 	if rec.Outcome == Failed {
 		r.o.Progress(fmt.Sprintf("  FAILED %s: %s", rec.Ref, rec.Reason))
 	}
-	if r.done%500 == 0 {
+	if r.o.OnApply != nil {
+		r.o.OnApply(ApplyProgress{Done: r.done, Total: len(r.items), Level: r.level, Levels: numLevels,
+			LevelDone: r.levelDone, LevelTotal: r.levelTotal, Elapsed: time.Since(r.applyStart)})
+	} else if r.done%500 == 0 {
 		r.o.Progress(fmt.Sprintf("  %d/%d objects", r.done, len(r.items)))
 	}
 }

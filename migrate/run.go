@@ -44,8 +44,11 @@ type run struct {
 	prev   map[string]Record
 	resume bool
 
-	mu   sync.Mutex
-	done int
+	mu                    sync.Mutex
+	done                  int
+	level                 int // the level being applied, its size and objects done
+	levelDone, levelTotal int
+	applyStart            time.Time
 }
 
 // phase is one named step of the pipeline.

@@ -4,179 +4,70 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/phoenix-upgrade/phoenix/internal/testenv"
-	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/migrate"
 	"github.com/phoenix-upgrade/phoenix/state"
 )
 
 var (
-	objects = flag.Int("objects", 5000, "objects per namespace")
-	report  = flag.String("report", "", "write the markdown table here too")
-	quick   = flag.Bool("quick", false, "skip kubectl (minutes at 5000 objects) and the default-settings run")
-	profile = flag.String("cpuprofile", "", "write a CPU profile of an in-process phoenix migrate here")
+	objects  = flag.Int("objects", 5000, "objects per namespace")
+	rounds   = flag.Int("rounds", 2, "rounds of ceiling and phoenix, alternating their order")
+	before   = flag.String("before", "", "another phoenix binary (e.g. an older build) to run in every round too, with -before-args")
+	bArgs    = flag.String("before-args", "--concurrency 64 --qps 0", "flags for the -before binary; ';' separates variants, each run in every round")
+	report   = flag.String("report", "", "write the markdown table here too")
+	quick    = flag.Bool("quick", false, "skip kubectl (minutes at 5000 objects)")
+	ceilings = flag.String("ceilings", "64x1", "raw ceiling variants, WORKERSxCONNECTIONS, comma-separated; each runs in every round, the fastest is the round's ceiling")
+	noCeil   = flag.Bool("no-ceiling", false, "phoenix only (for peak memory at large counts)")
+	profile  = flag.String("cpuprofile", "", "also run migrate.Run in the test process under the CPU profiler, writing the profile here")
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// kinds is the mix, per 20 objects.
-var kinds = []string{"cm", "cm", "cm", "cm", "cm", "cm", "cm", "cm", "secret", "secret", "secret",
-	"svc", "svc", "sa", "deploy", "deploy", "cronjob-v1beta1", "role", "rolebinding", "pdb-v1beta1"}
-
-func object(ns string, i int) (*unstructured.Unstructured, schema.GroupVersionResource) {
-	name := fmt.Sprintf("obj-%05d", i)
-	meta := map[string]any{"name": name, "namespace": ns, "labels": map[string]any{"bench": "yes", "app": name}}
-	pod := map[string]any{"containers": []any{map[string]any{"name": "c", "image": "nginx:1.25", "env": []any{map[string]any{"name": "I", "value": fmt.Sprint(i)}}}}}
-	var o map[string]any
-	var gvr schema.GroupVersionResource
-	switch kinds[i%len(kinds)] {
-	case "cm":
-		o = map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"config.yaml": strings.Repeat("key: value\n", 20), "i": fmt.Sprint(i)}}
-		gvr = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	case "secret":
-		o = map[string]any{"apiVersion": "v1", "kind": "Secret", "stringData": map[string]any{"password": fmt.Sprintf("secret-%d", i)}}
-		gvr = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	case "svc":
-		o = map[string]any{"apiVersion": "v1", "kind": "Service", "spec": map[string]any{"selector": map[string]any{"app": name}, "ports": []any{map[string]any{"port": 80}}}}
-		gvr = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	case "sa":
-		o = map[string]any{"apiVersion": "v1", "kind": "ServiceAccount"}
-		gvr = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
-	case "deploy":
-		o = map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "spec": map[string]any{"replicas": 0,
-			"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
-			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": name}}, "spec": pod}}}
-		gvr = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	case "cronjob-v1beta1":
-		pod["restartPolicy"] = "OnFailure"
-		o = map[string]any{"apiVersion": "batch/v1beta1", "kind": "CronJob", "spec": map[string]any{"schedule": "0 1 * * *",
-			"jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": pod}}}}}
-		gvr = schema.GroupVersionResource{Group: "batch", Version: "v1beta1", Resource: "cronjobs"}
-	case "role":
-		o = map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "rules": []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "verbs": []any{"get"}}}}
-		gvr = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}
-	case "rolebinding":
-		o = map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
-			"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "default", "namespace": ns}}}
-		gvr = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
-	case "pdb-v1beta1":
-		o = map[string]any{"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "spec": map[string]any{"minAvailable": 1, "selector": map[string]any{"matchLabels": map[string]any{"app": name}}}}
-		gvr = schema.GroupVersionResource{Group: "policy", Version: "v1beta1", Resource: "poddisruptionbudgets"}
+// ceilingVariants are the raw ceiling's {workers, connections}.
+func ceilingVariants() [][2]int {
+	if *noCeil {
+		return nil
 	}
-	o["metadata"] = meta
-	return &unstructured.Unstructured{Object: o}, gvr
+	var out [][2]int
+	for _, v := range strings.Split(*ceilings, ",") {
+		var w, c int
+		if _, err := fmt.Sscanf(strings.TrimSpace(v), "%dx%d", &w, &c); err != nil || w < 1 || c < 1 {
+			panic(fmt.Sprintf("-ceilings %q: want WORKERSxCONNECTIONS, e.g. 64x1,128x4", v))
+		}
+		out = append(out, [2]int{w, c})
+	}
+	return out
 }
 
-// seed creates the namespace and n objects on blue, 64 at a time.
-func seed(t *testing.T, cfg *rest.Config, ns string, n int) {
-	t.Helper()
-	cfg = kube.Throttle(rest.CopyConfig(cfg), 0, 0)
-	cfg.WarningHandler = rest.NoWarnings{}
-	dyn := dynamic.NewForConfigOrDie(cfg)
-	ctx := context.Background()
-	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
-	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, nsObj, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+// variants are the flag sets the -before binary runs with.
+func variants() []string {
+	if *before == "" {
+		return nil
 	}
-	parallel(t, n, 64, func(i int) error {
-		o, gvr := object(ns, i)
-		_, err := dyn.Resource(gvr).Namespace(ns).Create(ctx, o, metav1.CreateOptions{})
-		return err
-	})
+	return strings.Split(*bArgs, ";")
 }
 
-func parallel(t *testing.T, n, workers int, fn func(i int) error) {
-	t.Helper()
-	ch := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ch {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
 	}
-	for i := range n {
-		ch <- i
-	}
-	close(ch)
-	wg.Wait()
-	if first != nil {
-		t.Fatal(first)
-	}
-}
-
-type row struct {
-	name    string
-	objects int
-	elapsed time.Duration
-	rssMB   float64
-	note    string
-}
-
-func (r row) rate() float64 { return float64(r.objects) / r.elapsed.Seconds() }
-
-// run runs a command and returns its wall time and peak RSS.
-func run(t *testing.T, stdout io.Writer, name string, args ...string) (time.Duration, float64) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = stdout, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(errOut.String()))
-	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	rss := 0.0
-	if ru != nil {
-		rss = float64(ru.Maxrss) / 1024
-	}
-	return elapsed, rss
-}
-
-func tail(s string) string {
-	if len(s) > 3000 {
-		return s[len(s)-3000:]
-	}
-	return s
+	return strings.Join(f[:3], " ")
 }
 
 func TestBenchMigrate(t *testing.T) {
@@ -200,21 +91,34 @@ func TestBenchMigrate(t *testing.T) {
 	_ = ws.SaveCluster(state.Cluster{Name: "blue", Role: state.RoleBlue, Provider: "external", Created: time.Now()}, blue.Kubeconfig)
 	_ = ws.SaveCluster(state.Cluster{Name: "green", Role: state.RoleGreen, Provider: "external", Created: time.Now()}, green.Kubeconfig)
 
-	nss := []string{"bench-phoenix", "bench-tuned", "bench-kubectl", "bench-raw", "bench-inproc"}
-	if *quick {
-		nss = []string{"bench-tuned", "bench-raw", "bench-inproc"}
+	var nss []string
+	for r := 1; r <= *rounds; r++ {
+		nss = append(nss, fmt.Sprintf("phoenix-%d", r))
+		for k := range ceilingVariants() {
+			nss = append(nss, fmt.Sprintf("raw-%d-%d", r, k))
+		}
+		for k := range variants() {
+			nss = append(nss, fmt.Sprintf("before-%d-%d", r, k))
+		}
+	}
+	if !*quick {
+		nss = append(nss, "kubectl")
+	}
+	if *profile != "" {
+		nss = append(nss, "inproc")
 	}
 	start := time.Now()
 	for _, ns := range nss {
 		seed(t, blue.Config, ns, n)
 	}
 	t.Logf("seeded %d objects on blue in %s", n*len(nss), time.Since(start).Round(time.Second))
+	load0 := loadavg()
 
 	var rows []row
-	phoenixRun := func(label, ns string, extra ...string) {
+	phoenixRun := func(round int, label, binary, ns string, extra ...string) {
 		var out bytes.Buffer
 		args := append([]string{"migrate", "--ns", ns, "--workspace", ws.Root, "-o", "json"}, extra...)
-		elapsed, rss := run(t, &out, bin, args...)
+		elapsed, rss := run(t, &out, binary, args...)
 		var res migrate.Result
 		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 			t.Fatalf("phoenix -o json: %v", err)
@@ -226,8 +130,12 @@ func TestBenchMigrate(t *testing.T) {
 				apply = p.Duration
 			}
 		}
-		rows = append(rows, row{label + " (whole run)", moved, elapsed, rss, "discover + export + apply, " + strings.Join(extra, " ")})
-		rows = append(rows, row{label + " (apply phase)", moved, apply, rss, fmt.Sprintf("%d converted, %d skipped", res.Counts[migrate.Converted], res.Counts[migrate.Skipped])})
+		flags := strings.Join(extra, " ")
+		if flags == "" {
+			flags = "no flags"
+		}
+		rows = append(rows, row{round, label + ", apply phase", moved, apply, rss, flags})
+		rows = append(rows, row{round, label + ", whole run", moved, elapsed, rss, "discover + export + apply"})
 	}
 	// kubectl and the raw ceiling apply the same exported directory.
 	export := func(ns string) string {
@@ -235,52 +143,89 @@ func TestBenchMigrate(t *testing.T) {
 		run(t, io.Discard, bin, "migrate", "--ns", ns, "--workspace", ws.Root, "--dry-run=client", "--artifacts", art, "-o", "json")
 		return art
 	}
-	// The ceiling first, on the emptiest green; phoenix after it.
-	rArt := export("bench-raw")
-	objs := loadYAML(t, rArt)
-	rows = append(rows, rawSSA(t, green.Config, objs))
-	if !*quick {
-		phoenixRun("phoenix migrate, defaults", "bench-phoenix")
+	for r := 1; r <= *rounds; r++ {
+		var steps []func()
+		for k, c := range ceilingVariants() {
+			steps = append(steps, func() {
+				rw := rawSSA(t, green.Config, loadYAML(t, export(fmt.Sprintf("raw-%d-%d", r, k))), c[0], c[1])
+				rw.round = r
+				rows = append(rows, rw)
+			})
+		}
+		steps = append(steps, func() { phoenixRun(r, "phoenix migrate", bin, fmt.Sprintf("phoenix-%d", r)) })
+		for k, v := range variants() {
+			steps = append(steps, func() {
+				phoenixRun(r, "phoenix before", *before, fmt.Sprintf("before-%d-%d", r, k), strings.Fields(v)...)
+			})
+		}
+		if r%2 == 0 { // green fills up as the runs go: alternate who goes first
+			for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
+				steps[i], steps[j] = steps[j], steps[i]
+			}
+		}
+		for _, s := range steps {
+			s()
+		}
 	}
-	phoenixRun("phoenix migrate, tuned", "bench-tuned", "--concurrency", "64", "--qps", "0")
-	rows = append(rows, inProcess(t, blue.Config, green.Config, "bench-inproc", filepath.Join(dir, "inproc")))
-
+	if *profile != "" {
+		rows = append(rows, inProcess(t, blue.Config, green.Config, "inproc", filepath.Join(dir, "inproc")))
+	}
 	if !*quick {
-		kArt := export("bench-kubectl")
+		kArt := export("kubectl")
 		elapsed, rss := run(t, io.Discard, "kubectl", "--kubeconfig", green.KubeconfigPath, "apply", "--server-side", "-R", "-f", kArt)
-		rows = append(rows, row{"kubectl apply --server-side -R -f DIR", countYAML(t, kArt), elapsed, rss, "kubectl's default client throttling"})
+		rows = append(rows, row{0, "kubectl apply --server-side -R -f DIR", countYAML(t, kArt), elapsed, rss, "kubectl's default client throttling"})
 	}
-
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d objects per run (mix per 20: 8 ConfigMaps, 3 Secrets, 2 Services, 1 ServiceAccount, 2 Deployments, 1 CronJob batch/v1beta1, 1 Role, 1 RoleBinding, 1 PDB policy/v1beta1), blue v1.24.17 -> green v1.37.2, both local on this machine\n\n", n)
-	b.WriteString("| method | objects | seconds | objects/s | peak RSS MB | notes |\n|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.0f | %.0f | %s |\n", r.name, r.objects, r.elapsed.Seconds(), r.rate(), r.rssMB, r.note)
-	}
-	t.Log("\n" + b.String())
+	t.Log("\n" + table(n, rows, load0, loadavg()))
 	if *report != "" {
-		if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(*report, []byte(table(n, rows, load0, loadavg())), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-// inProcess runs migrate.Run in the test process (like the raw ceiling), optionally
-// under the CPU profiler, and reports its apply phase.
+// table renders the rows, each phoenix row with its share of the ceiling of its round.
+func table(n int, rows []row, load0, load1 string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d objects per run (mix per 20: 8 ConfigMaps, 3 Secrets, 2 Services, 1 ServiceAccount, 2 Deployments, "+
+		"1 CronJob batch/v1beta1, 1 Role, 1 RoleBinding, 1 PDB policy/v1beta1), blue v1.24.17 -> green v1.37.2, both local; "+
+		"%d cores, load average %s at the start, %s at the end, %s\n\n", n, runtime.NumCPU(), load0, load1, runtime.Version())
+	ceiling := map[int]float64{}
+	for _, r := range rows {
+		if r.round > 0 && strings.HasPrefix(r.name, "raw") {
+			ceiling[r.round] = max(ceiling[r.round], r.rate())
+		}
+	}
+	b.WriteString("\"of ceiling\" is the rate over the fastest raw ceiling of the same round.\n\n")
+	b.WriteString("| round | method | objects | seconds | objects/s | of ceiling | peak RSS MB | notes |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		round, share, rss := "-", "", ""
+		if r.round > 0 {
+			round = fmt.Sprint(r.round)
+			if c := ceiling[r.round]; c > 0 {
+				share = fmt.Sprintf("%.0f%%", 100*r.rate()/c)
+			}
+		}
+		if r.rssMB > 0 {
+			rss = fmt.Sprintf("%.0f", r.rssMB)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.0f | %s | %s | %s |\n", round, r.name, r.objects, r.elapsed.Seconds(), r.rate(), share, rss, r.note)
+	}
+	return b.String()
+}
+
+// inProcess runs migrate.Run in the test process (like the raw ceiling) under the CPU
+// profiler and reports its apply phase.
 func inProcess(t *testing.T, blue, green *rest.Config, ns, root string) row {
 	t.Helper()
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	f, err := os.Create(*profile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	res, err := migrate.Run(context.Background(), migrate.Options{Blue: blue, Green: green, Namespaces: []string{ns},
-		JournalRoot: root, Concurrency: 64, QPS: -1})
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	res, err := migrate.Run(context.Background(), migrate.Options{Blue: blue, Green: green, Namespaces: []string{ns}, JournalRoot: root})
 	if err != nil || res.Failed() {
 		t.Fatalf("in-process migrate: %v", err)
 	}
@@ -290,78 +235,5 @@ func inProcess(t *testing.T, blue, green *rest.Config, ns, root string) row {
 			apply = p.Duration
 		}
 	}
-	return row{"phoenix migrate.Run in-process (apply phase)", res.Counts[migrate.Applied] + res.Counts[migrate.Converted], apply, 0, "64 workers, unthrottled; in-process like the ceiling"}
-}
-
-func countYAML(t *testing.T, dir string) int { return len(loadYAML(t, dir)) }
-
-func loadYAML(t *testing.T, dir string) []*unstructured.Unstructured {
-	t.Helper()
-	var out []*unstructured.Unstructured
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() || !strings.HasSuffix(p, ".yaml") {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		o := &unstructured.Unstructured{}
-		if err := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096).Decode(&o.Object); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		out = append(out, o)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// rawSSA is the ceiling: 64 concurrent server-side applies, no client throttling, the
-// objects already decoded in memory.
-func rawSSA(t *testing.T, cfg *rest.Config, objs []*unstructured.Unstructured) row {
-	t.Helper()
-	cfg = kube.Throttle(rest.CopyConfig(cfg), 0, 0)
-	dyn := dynamic.NewForConfigOrDie(cfg)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
-	type target struct {
-		ri   dynamic.ResourceInterface
-		body []byte
-		name string
-	}
-	var ns []target
-	var rest []target
-	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-		if o.GetNamespace() != "" {
-			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
-		}
-		body, _ := json.Marshal(o.Object)
-		tg := target{ri, body, o.GetName()}
-		if gvk.Kind == "Namespace" {
-			ns = append(ns, tg)
-		} else {
-			rest = append(rest, tg)
-		}
-	}
-	ctx := context.Background()
-	apply := func(tg target) error {
-		_, err := tg.ri.Patch(ctx, tg.name, types.ApplyPatchType, tg.body, metav1.PatchOptions{FieldManager: "raw"})
-		return err
-	}
-	start := time.Now()
-	for _, tg := range ns {
-		if err := apply(tg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	parallel(t, len(rest), 64, func(i int) error { return apply(rest[i]) })
-	return row{"raw concurrent SSA (ceiling)", len(objs), time.Since(start), 0, "64 workers, unthrottled, pre-decoded; in-process"}
+	return row{0, "phoenix migrate.Run in-process, apply phase", res.Counts[migrate.Applied] + res.Counts[migrate.Converted], apply, 0, "defaults, under the CPU profiler"}
 }

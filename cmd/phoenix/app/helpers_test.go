@@ -1,6 +1,12 @@
 package app
 
-import "github.com/spf13/cobra"
+import (
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix-upgrade/phoenix/internal/testenv"
+)
 
 func allCommands(c *cobra.Command) []*cobra.Command {
 	out := []*cobra.Command{c}
@@ -9,3 +15,5 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+func TestMain(m *testing.M) { testenv.Main(m) }

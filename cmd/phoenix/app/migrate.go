@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/migrate"
 	"github.com/phoenix-upgrade/phoenix/state"
+	"github.com/phoenix-upgrade/phoenix/volumes"
 )
 
 type migrateFlags struct {
@@ -26,10 +28,11 @@ type migrateFlags struct {
 	forceConflicts bool
 	replace        bool
 	output         string
+	volumes        volumeFlags
 }
 
 func newMigrateCommand(g *Global) *cobra.Command {
-	f := &migrateFlags{dryRun: "none", concurrency: 16, qps: kube.DefaultQPS, burst: kube.DefaultBurst, output: "table"}
+	f := &migrateFlags{dryRun: "none", concurrency: migrate.DefaultConcurrency, qps: migrate.DefaultQPS, burst: migrate.DefaultBurst, output: "table"}
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Move namespaces from blue to green: converted, ordered, resumable",
@@ -79,14 +82,24 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 			if blueName == greenName {
 				return usageError("blue and green are the same cluster %q: pass --from and --to", blueName)
 			}
+			qps := f.qps
+			if qps <= 0 {
+				qps = -1 // unthrottled (0 means the default to the library)
+			}
+			vres, vplan, err := f.moveVolumes(cmd.Context(), g, ws, dry, blue, green)
+			if err != nil {
+				return err
+			}
+			view := newProgressView(g.Streams.ErrOut, g.Verbosity > 0)
 			res, err := migrate.Run(cmd.Context(), migrate.Options{
 				Blue: blue, Green: green, BlueName: blueName, GreenName: greenName,
 				Namespaces: f.namespaces, Selector: f.selector, ArtifactsDir: f.artifacts,
 				JournalRoot: ws.Path("migrations"), Resume: f.resume, DryRun: dry,
-				Concurrency: f.concurrency, QPS: f.qps, Burst: f.burst,
+				Concurrency: f.concurrency, QPS: qps, Burst: f.burst,
 				ForceConflicts: f.forceConflicts, Replace: f.replace,
-				Log: g.Logger(), Progress: func(line string) { g.Progress("%s", line) },
+				Log: g.Logger(), Progress: view.Line, OnApply: view.Update,
 			})
+			view.Finish()
 			if res != nil {
 				if perr := printMigrate(g, format, res); perr != nil && err == nil {
 					err = perr
@@ -95,6 +108,11 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 			if err != nil {
 				return err
 			}
+			if vplan != nil {
+				if err := vplan.record(ws, vres, res.ID); err != nil {
+					return fmt.Errorf("recording the volume move: %w", err)
+				}
+			}
 			if res.Failed() {
 				return WithExitCode(ExitError, fmt.Errorf("%d objects failed (see the reasons above; fix them and rerun, or rerun with --resume)", res.Counts[migrate.Failed]))
 			}
@@ -102,6 +120,7 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 		},
 	}
 	fl := cmd.Flags()
+	f.volumes.add(fl)
 	fl.StringArrayVar(&f.namespaces, "ns", nil, "namespace to move (repeatable, required)")
 	fl.StringVarP(&f.selector, "selector", "l", "", "label selector for the namespaced objects to move")
 	fl.StringVar(&f.from, "from", "", "source cluster in the workspace (default: the cluster with role blue)")
@@ -182,4 +201,52 @@ func sortedMessageKeys(m map[string]*migrate.Messages) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// moveVolumes moves PVC data through Velero before anything is applied on green. A dry
+// run and a resumed migration whose volumes already moved skip it.
+func (f *migrateFlags) moveVolumes(ctx context.Context, g *Global, ws *state.Workspace, dry migrate.DryRun, blue, green *rest.Config) (*volumes.Result, *volumePlan, error) {
+	if dry != migrate.DryRunNone {
+		if f.volumes.mode != "" && f.volumes.mode != string(volumes.ModeNone) {
+			g.Progress("Volumes: not moved in a dry run")
+		}
+		return nil, nil, nil
+	}
+	if f.resume {
+		if prev, err := volumes.LoadResult(ws); err == nil && prev != nil && prev.RestorePhase == "Completed" && sameSet(prev.Namespaces, f.namespaces) {
+			g.Progress("Volumes: already moved by restore %s; not moved again", prev.Restore)
+			return nil, nil, nil
+		}
+	}
+	vp, err := f.volumes.plan(ctx, blue, green, f.namespaces, func(line string) { g.Progress("Volumes: %s", line) })
+	if err != nil {
+		return nil, nil, err
+	}
+	if vp.skip != "" {
+		g.Progress("Volumes: not moved: %s", vp.skip)
+		return nil, nil, nil
+	}
+	g.Progress("Volumes: moving PVC data through Velero (%s) before applying workloads", vp.opts.Mode)
+	res, err := vp.move(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Progress("Volumes: backup %s and restore %s completed (%d claims)", res.Backup, res.Restore, res.Claims)
+	return res, vp, nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
 }
