@@ -136,6 +136,9 @@ func TestBenchMigrate(t *testing.T) {
 		}
 		rows = append(rows, row{round, label + ", apply phase", moved, apply, rss, flags})
 		rows = append(rows, row{round, label + ", whole run", moved, elapsed, rss, "discover + export + apply"})
+		if binary == bin {
+			rows = append(rows, verifyRun(t, round, bin, ws.Root, ns))
+		}
 	}
 	// kubectl and the raw ceiling apply the same exported directory.
 	export := func(ns string) string {
