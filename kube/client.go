@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/phoenix-upgrade/phoenix/state"
 )
@@ -108,7 +109,7 @@ func LoadKubeconfigFile(path, ctx string) ([]byte, string, error) {
 	return minify(cc, ctx)
 }
 
-func minify(cc *clientcmdapiConfig, ctx string) ([]byte, string, error) {
+func minify(cc *clientcmdapi.Config, ctx string) ([]byte, string, error) {
 	if ctx == "" {
 		ctx = cc.CurrentContext
 	}
@@ -120,10 +121,10 @@ func minify(cc *clientcmdapiConfig, ctx string) ([]byte, string, error) {
 	}
 	cp := cc.DeepCopy()
 	cp.CurrentContext = ctx
-	if err := clientcmdapiMinify(cp); err != nil {
+	if err := clientcmdapi.MinifyConfig(cp); err != nil {
 		return nil, "", err
 	}
-	if err := clientcmdapiFlatten(cp); err != nil {
+	if err := clientcmdapi.FlattenConfig(cp); err != nil {
 		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
 	data, err := clientcmd.Write(*cp)

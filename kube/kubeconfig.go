@@ -4,11 +4,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-type clientcmdapiConfig = clientcmdapi.Config
-
-func clientcmdapiMinify(c *clientcmdapi.Config) error  { return clientcmdapi.MinifyConfig(c) }
-func clientcmdapiFlatten(c *clientcmdapi.Config) error { return clientcmdapi.FlattenConfig(c) }
-
 // AdminKubeconfig builds a kubeconfig with a client certificate for one cluster, its
 // context named after the cluster.
 func AdminKubeconfig(name, server string, caPEM, certPEM, keyPEM []byte) *clientcmdapi.Config {

@@ -113,7 +113,7 @@ func (r *BinaryResolver) Resolve(ctx context.Context, v kube.Version) (Binaries,
 		}
 	}
 	if r.Build {
-		if err := buildFromModule(ctx, v, cache, r.Log); err == nil {
+		if err := BuildFromModule(ctx, v, cache, r.Log); err == nil {
 			b.Dir, b.Source = cache, "built from the k8s.io/kubernetes Go module into "+cache
 			return b, nil
 		} else {
@@ -253,9 +253,25 @@ func replaceDir(src, dest string) error {
 
 var stagingRE = regexp.MustCompile(`(?m)^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/src/k8s\.io/[a-z0-9-]+`)
 
-// buildFromModule builds the control-plane binaries of v from the k8s.io/kubernetes Go
-// module (the recipe of DEVELOPERS.md; hack/build-k8s.sh does the same from a shell).
-func buildFromModule(ctx context.Context, v kube.Version, dest string, log *slog.Logger) error {
+// EnsureCached makes sure the per-version cache holds v's control-plane binaries,
+// building them from the Go module when it does not, and that kwok is installed; it is
+// what `make test-binaries` runs (hack/build-k8s). It needs no etcd and no network but the
+// module proxy.
+func EnsureCached(ctx context.Context, v kube.Version, log *slog.Logger) (dir string, built bool, err error) {
+	r := &BinaryResolver{Build: true, Log: log}
+	if _, err := r.resolveKwok(ctx); err != nil {
+		return "", false, err
+	}
+	dir = VersionCacheDir(v)
+	if hasAll(dir) {
+		return dir, false, nil
+	}
+	return dir, true, BuildFromModule(ctx, v, dir, log)
+}
+
+// BuildFromModule builds the control-plane binaries of v from the k8s.io/kubernetes Go
+// module into dest (the recipe of DEVELOPERS.md).
+func BuildFromModule(ctx context.Context, v kube.Version, dest string, log *slog.Logger) error {
 	if _, err := exec.LookPath("go"); err != nil {
 		return errors.New("the go tool is not on PATH")
 	}

@@ -23,7 +23,7 @@ const (
 	ExitFindings = 3
 )
 
-// ExitError carries an exit code with an error.
+// ExitCodeError carries an exit code with an error.
 type ExitCodeError struct {
 	Code int
 	Err  error
