@@ -21,6 +21,9 @@ type Spec struct {
 	BinDir string
 	// Wait bounds how long Create waits for the API and Ready nodes.
 	Wait time.Duration
+	// NodeRuntime is the local provider's node runtime: "containerd" (real nodes), "kwok"
+	// (simulated nodes) or "" (containerd where it can run, kwok otherwise).
+	NodeRuntime string
 }
 
 // Health is a cluster's state as a provider sees it.

@@ -135,7 +135,7 @@ func workspace() (*state.Workspace, error) {
 	return state.Open(root)
 }
 
-func start(ctx context.Context, v kube.Version, name string, nodes int) (*Env, error) {
+func start(ctx context.Context, v kube.Version, name string, nodes int, runtime string) (*Env, error) {
 	ws, err := workspace()
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func start(ctx context.Context, v kube.Version, name string, nodes int) (*Env, e
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p := local.New(ws, log)
 	p.Resolver.Download, p.Resolver.Build = false, false
-	c, kc, err := p.Create(ctx, provision.Spec{Name: name, Version: v, Role: "test", Nodes: nodes, Wait: 3 * time.Minute})
+	c, kc, err := p.Create(ctx, provision.Spec{Name: name, Version: v, Role: "test", Nodes: nodes, Wait: 3 * time.Minute, NodeRuntime: runtime})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func Start(t testing.TB, version string) *Env {
 	}
 	mu.Unlock()
 	s.once.Do(func() {
-		s.env, s.err = start(context.Background(), v, clusterName(v, "shared"), 3)
+		s.env, s.err = start(context.Background(), v, clusterName(v, "shared"), 3, local.RuntimeKwok)
 	})
 	if s.err != nil {
 		t.Fatalf("starting local %s control plane: %v", v, s.err)
@@ -196,11 +196,38 @@ func Start(t testing.TB, version string) *Env {
 	return s.env
 }
 
-// StartFresh starts a cluster for this test alone, stopped in t.Cleanup.
+// StartFresh starts a cluster with kwok nodes for this test alone, stopped in t.Cleanup.
 func StartFresh(t testing.TB, version string, nodes int) *Env {
 	t.Helper()
+	return startFresh(t, Preflight(t, version), nodes, local.RuntimeKwok)
+}
+
+// StartReal starts a cluster of real nodes (containerd, kubelet and kube-proxy in a
+// network namespace each) for this test alone, stopped in t.Cleanup.
+func StartReal(t testing.TB, version string, nodes int) *Env {
+	t.Helper()
 	v := Preflight(t, version)
-	env, err := start(context.Background(), v, clusterName(v, "t"), nodes)
+	PreflightRealNodes(t, v)
+	return startFresh(t, v, nodes, local.RuntimeContainerd)
+}
+
+// PreflightRealNodes skips (or fails) when real nodes cannot run here.
+func PreflightRealNodes(t testing.TB, v kube.Version) {
+	t.Helper()
+	if _, _, err := local.ChooseNodeRuntime(local.RuntimeContainerd); err != nil {
+		SkipOrFail(t, "%v", err)
+	}
+	dir := local.VersionCacheDir(v)
+	for _, b := range local.NodeBinaries {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			SkipOrFail(t, "Kubernetes %s node binaries not in %s: run `make test-binaries` (hack/build-k8s.sh %s)", v, dir, v)
+		}
+	}
+}
+
+func startFresh(t testing.TB, v kube.Version, nodes int, runtime string) *Env {
+	t.Helper()
+	env, err := start(context.Background(), v, clusterName(v, "t"), nodes, runtime)
 	if err != nil {
 		t.Fatalf("starting local %s control plane: %v", v, err)
 	}

@@ -23,6 +23,13 @@ import (
 // ControlPlaneBinaries are the Kubernetes programs a local cluster runs.
 var ControlPlaneBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
+// NodeBinaries are the Kubernetes programs of a real node and of the in-place path, and
+// kubectl (tests and the demo drive real nodes with it).
+var NodeBinaries = []string{"kubelet", "kube-proxy", "kubeadm", "kubectl"}
+
+// CachedBinaries is everything the per-version cache holds: one build makes all of them.
+var CachedBinaries = append(append([]string(nil), ControlPlaneBinaries...), NodeBinaries...)
+
 // KwokVersion is the kwok release phoenix installs when none is found.
 const KwokVersion = "v0.8.0"
 
@@ -66,11 +73,13 @@ type BinaryResolver struct {
 	HTTP *http.Client
 }
 
-func hasAll(dir string) bool {
+func hasAll(dir string) bool { return hasAllOf(dir, ControlPlaneBinaries) }
+
+func hasAllOf(dir string, names []string) bool {
 	if dir == "" {
 		return false
 	}
-	for _, b := range ControlPlaneBinaries {
+	for _, b := range names {
 		if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			return false
 		}
@@ -178,7 +187,7 @@ func (r *BinaryResolver) download(ctx context.Context, v kube.Version, dest stri
 	}
 	defer os.RemoveAll(tmp)
 	base := fmt.Sprintf("https://dl.k8s.io/release/%s/bin/%s/%s/", v, runtime.GOOS, runtime.GOARCH)
-	for _, name := range ControlPlaneBinaries {
+	for _, name := range CachedBinaries {
 		sumCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		want, err := fetch(sumCtx, client, base+name+".sha256", 1<<10)
 		cancel()
@@ -263,7 +272,7 @@ func EnsureCached(ctx context.Context, v kube.Version, log *slog.Logger) (dir st
 		return "", false, err
 	}
 	dir = VersionCacheDir(v)
-	if hasAll(dir) {
+	if hasAllOf(dir, CachedBinaries) {
 		return dir, false, nil
 	}
 	return dir, true, BuildFromModule(ctx, v, dir, log)
@@ -316,16 +325,14 @@ func BuildFromModule(ctx context.Context, v kube.Version, dest string, log *slog
 		return err
 	}
 	var pkgs []string
-	for _, b := range ControlPlaneBinaries {
+	for _, b := range CachedBinaries {
 		// The version must be named: a bare `go get PKG` upgrades to the latest release.
 		pkgs = append(pkgs, "k8s.io/kubernetes/cmd/"+b+"@"+v.String())
 	}
 	if _, err := run(append([]string{"get"}, pkgs...)...); err != nil {
 		return err
 	}
-	tmp := dest + ".build"
-	_ = os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
 	// Releases before ~1.26 serve /version from k8s.io/client-go/pkg/version, later ones
@@ -334,14 +341,24 @@ func BuildFromModule(ctx context.Context, v kube.Version, dest string, log *slog
 	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
 		ld += fmt.Sprintf(" -X %s.gitVersion=%s -X %s.gitMajor=%d -X %s.gitMinor=%d -X %s.gitTreeState=clean", pkg, v, pkg, v.Major, pkg, v.Minor, pkg)
 	}
-	for _, b := range ControlPlaneBinaries {
+	// Only what is missing: a cache filled before a binary joined the list gains it
+	// without rebuilding the rest. Each binary lands under its name by a rename, so a
+	// killed build never leaves a half-written program in the cache.
+	for _, b := range CachedBinaries {
+		if isExec(filepath.Join(dest, b)) {
+			continue
+		}
 		log.Info("go build", "binary", b, "version", v)
-		if _, err := run("build", "-trimpath", "-ldflags", ld, "-o", filepath.Join(tmp, b), "k8s.io/kubernetes/cmd/"+b); err != nil {
-			_ = os.RemoveAll(tmp)
+		tmp := filepath.Join(dest, "."+b+".build")
+		if _, err := run("build", "-trimpath", "-ldflags", ld, "-o", tmp, "k8s.io/kubernetes/cmd/"+b); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dest, b)); err != nil {
 			return err
 		}
 	}
-	return replaceDir(tmp, dest)
+	return nil
 }
 
 func lastLines(s string, n int) string {

@@ -21,6 +21,7 @@ const ServiceCIDR = "10.96.0.0/16"
 
 type pkiFiles struct {
 	admin []byte // admin kubeconfig (system:masters)
+	pki   *pki   // the CA, for the certificates of real nodes
 }
 
 // writePKI creates the CA, serving and client certificates, the service-account keys and
@@ -40,7 +41,11 @@ func writePKI(dir, name, server string) (pkiFiles, error) {
 	if err := p.serviceAccountKeys(); err != nil {
 		return pkiFiles{}, err
 	}
-	var files pkiFiles
+	// The apiserver's identity towards kubelets (logs, exec, port-forward).
+	if _, _, err := p.issue(certSpec{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}, client: true}); err != nil {
+		return pkiFiles{}, err
+	}
+	files := pkiFiles{pki: p}
 	for _, c := range []struct {
 		file, cn string
 		orgs     []string
@@ -105,7 +110,14 @@ func apiserverArgs(dir string, pt ports) []string {
 		"--service-account-signing-key-file=" + pki("sa.key"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-cluster-ip-range=" + ServiceCIDR,
-		"--authorization-mode=RBAC",
+		// Node: kubelets get exactly their own node's objects (NodeRestriction).
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority=" + pki("ca.crt"),
+		// Nodes have no DNS names: reach kubelets at their InternalIP.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--max-requests-inflight=1000",

@@ -21,6 +21,17 @@ type proc struct {
 	Pid  int      `json:"pid"`
 	Args []string `json:"args"`
 	Log  string   `json:"log"`
+	// Marker, when set, is what the command line must name instead of the cluster
+	// directory (relays name only their sockets under /run/phoenix).
+	Marker string `json:"marker,omitempty"`
+}
+
+// marker is what p's command line must name for p to still be phoenix's process.
+func (p proc) marker(dir string) string {
+	if p.Marker != "" {
+		return p.Marker
+	}
+	return dir
 }
 
 // reaper keeps the exec.Cmd of processes this phoenix process started, so that they are
@@ -36,6 +47,23 @@ type exitWatch struct {
 // startProcess starts a program detached from phoenix (its own session), logging to
 // logPath, so that the cluster outlives the `phoenix provision` command.
 func startProcess(name, bin string, args []string, logPath string, env []string) (proc, error) {
+	return startProcessIn("", name, bin, args, logPath, env)
+}
+
+// startProcessIn is startProcess inside the network namespace netns (a name under
+// /run/netns; "" is the host's). nsenter execs the program, so the pid is the program's.
+// Only the network namespace is entered: the kubelet and containerd must see the host's
+// mounts (/sys/fs/cgroup), which `ip netns exec` would hide behind a private /sys.
+func startProcessIn(netns, name, bin string, args []string, logPath string, env []string) (proc, error) {
+	argv := append([]string{bin}, args...)
+	if netns != "" {
+		nsenter, err := lookPath("nsenter")
+		if err != nil {
+			return proc{}, err
+		}
+		bin = nsenter
+		args = append([]string{"--net=" + filepath.Join(netnsDir, netns), "--"}, argv...)
+	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return proc{}, err
@@ -57,7 +85,7 @@ func startProcess(name, bin string, args []string, logPath string, env []string)
 		w.state = cmd.ProcessState.String()
 		close(w.done)
 	}()
-	return proc{Name: name, Pid: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath}, nil
+	return proc{Name: name, Pid: cmd.Process.Pid, Args: argv, Log: logPath}, nil
 }
 
 // alive reports whether p is still running and is the process phoenix started (the pid
@@ -66,6 +94,7 @@ func (p proc) alive(marker string) bool {
 	if p.Pid <= 0 {
 		return false
 	}
+	marker = p.marker(marker)
 	if w, ok := reaper.Load(p.Pid); ok {
 		select {
 		case <-w.(*exitWatch).done:
@@ -135,7 +164,7 @@ func (p proc) stop(ctx context.Context, marker string, grace time.Duration) erro
 func stopAll(ctx context.Context, procs []proc, marker string) error {
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(ctx, marker, 10*time.Second); err != nil {
+		if err := procs[i].stop(ctx, procs[i].marker(marker), 10*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}

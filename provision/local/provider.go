@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,6 +28,9 @@ type Provider struct {
 	log *slog.Logger
 	// Resolver finds the binaries; New sets one that may download and build.
 	Resolver BinaryResolver
+	// Images returns the OCI archives imported into every real node (nil: the sandbox
+	// and application images phoenix builds, images.Catalog).
+	Images func(ctx context.Context) ([]string, error)
 }
 
 var _ provision.Provider = (*Provider)(nil)
@@ -87,13 +91,23 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	if r.Log == nil {
 		r.Log = p.log
 	}
+	runtime, why, err := ChooseNodeRuntime(spec.NodeRuntime)
+	if err != nil {
+		return state.Cluster{}, nil, err
+	}
 	bins, err := r.Resolve(ctx, spec.Version)
 	if err != nil {
 		return state.Cluster{}, nil, err
 	}
 	p.log.Info("binaries", "source", bins.Source)
+	rn := nodeSetup{runtime: runtime, why: why}
+	if runtime == RuntimeContainerd {
+		if rn, err = p.prepareRealNodes(ctx, spec, &bins, rn); err != nil {
+			return state.Cluster{}, nil, err
+		}
+	}
 	for attempt := 1; ; attempt++ {
-		c, kc, err := p.create(ctx, spec, bins)
+		c, kc, err := p.create(ctx, spec, bins, rn)
 		var se *startupError
 		if err == nil || !errors.As(err, &se) || attempt >= startAttempts || ctx.Err() != nil {
 			return c, kc, err
@@ -102,18 +116,28 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	}
 }
 
-func (p *Provider) create(ctx context.Context, spec provision.Spec, bins Binaries) (c state.Cluster, kubeconfig []byte, err error) {
+func (p *Provider) create(ctx context.Context, spec provision.Spec, bins Binaries, rn nodeSetup) (c state.Cluster, kubeconfig []byte, err error) {
 
 	dir := p.ws.ClusterDir(spec.Name)
 	if p.ws.HasCluster(spec.Name) {
 		return c, nil, fmt.Errorf("cluster %q already exists", spec.Name)
 	}
 	_ = os.RemoveAll(dir) // leftovers of a crashed attempt that never got recorded
-	var procs []proc
+	var (
+		procs   []proc
+		procsMu sync.Mutex
+		plan    *netPlan
+	)
 	defer func() {
 		if err != nil {
 			cleanup := context.WithoutCancel(ctx)
-			if serr := stopAll(cleanup, procs, dir); serr != nil {
+			var serr error
+			if plan != nil {
+				serr = teardownNodes(cleanup, dir, *plan, procs)
+			} else {
+				serr = stopAll(cleanup, procs, dir)
+			}
+			if serr != nil {
 				err = errors.Join(err, serr)
 			}
 			_ = os.RemoveAll(dir)
@@ -135,14 +159,37 @@ func (p *Provider) create(ctx context.Context, spec provision.Spec, bins Binarie
 	if err != nil {
 		return c, nil, err
 	}
-	save := func() error { return state.WriteJSONAtomic(procsFile(dir), procs, 0o600) }
-	start := func(name, bin string, args []string) error {
-		pr, err := startProcess(name, bin, args, filepath.Join(logDir(dir), name+".log"), nil)
+	startIn := func(name, netns, bin string, args []string, marker string) (proc, error) {
+		procsMu.Lock()
+		defer procsMu.Unlock()
+		pr, err := startProcessIn(netns, name, bin, args, filepath.Join(logDir(dir), name+".log"), nil)
 		if err != nil {
-			return err
+			return pr, err
+		}
+		if marker != dir {
+			pr.Marker = marker
 		}
 		procs = append(procs, pr)
-		return save()
+		return pr, state.WriteJSONAtomic(procsFile(dir), procs, 0o600)
+	}
+	start := func(name, bin string, args []string) error {
+		_, err := startIn(name, "", bin, args, dir)
+		return err
+	}
+	if rn.runtime == RuntimeContainerd {
+		claimed, err := claimSlot(ctx)
+		if claimed.Slot > 0 {
+			for i := 1; i <= spec.Nodes; i++ {
+				claimed.Nodes = append(claimed.Nodes, NodeName(spec.Name, i))
+			}
+			plan = &claimed
+			if werr := state.WriteJSONAtomic(netFile(dir), claimed, 0o600); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			return c, nil, err
+		}
 	}
 
 	// etcd
@@ -175,29 +222,50 @@ func (p *Provider) create(ctx context.Context, spec provision.Spec, bins Binarie
 	if err := start("kube-scheduler", bins.Path("kube-scheduler"), schedulerArgs(dir, pt)); err != nil {
 		return c, nil, err
 	}
-	if err := state.WriteFileAtomic(filepath.Join(dir, "kwok-stages.yaml"), []byte(kwokStages()), 0o644); err != nil {
-		return c, nil, err
-	}
-	if err := start("kwok", bins.Kwok, kwokArgs(dir, pt)); err != nil {
-		return c, nil, err
-	}
-	if err := createNodes(ctx, cfg, spec.Name, spec.Version.String(), spec.Nodes); err != nil {
-		return c, nil, err
-	}
-	if err := waitReady(ctx, cfg, procs, dir, spec.Nodes, deadline); err != nil {
-		return c, nil, err
+	if plan == nil {
+		if err := state.WriteFileAtomic(filepath.Join(dir, "kwok-stages.yaml"), []byte(kwokStages()), 0o644); err != nil {
+			return c, nil, err
+		}
+		if err := start("kwok", bins.Kwok, kwokArgs(dir, pt)); err != nil {
+			return c, nil, err
+		}
+		if err := createNodes(ctx, cfg, spec.Name, spec.Version.String(), spec.Nodes); err != nil {
+			return c, nil, err
+		}
+		if err := waitReady(ctx, cfg, procs, dir, spec.Nodes, deadline); err != nil {
+			return c, nil, err
+		}
+	} else {
+		nodes := &realNodes{dir: dir, name: spec.Name, version: spec.Version, bins: bins, pki: files.pki, plan: *plan,
+			images: rn.images, ctr: rn.ctr, apiPort: pt.APIServer, start: startIn}
+		if err := nodes.startAll(ctx, spec.Nodes); err != nil {
+			return c, nil, err
+		}
+		if err := waitReady(ctx, cfg, procs, dir, spec.Nodes, deadline); err != nil {
+			return c, nil, fmt.Errorf("%w%s", err, notReadyDetail(context.WithoutCancel(ctx), cfg, dir, spec.Name, spec.Nodes))
+		}
+		if err := publishAPIServer(ctx, cfg, *plan, spec.Nodes); err != nil {
+			return c, nil, fmt.Errorf("publishing the apiserver to pods: %w", err)
+		}
 	}
 	c = state.Cluster{
 		Name: spec.Name, Role: spec.Role, Provider: Name, Version: spec.Version.String(), Managed: true,
 		Context: spec.Name, Server: server, Created: time.Now().UTC(),
 		Details: map[string]string{
-			"binarySource":  bins.Source,
-			"dir":           dir,
-			"etcdPort":      strconv.Itoa(pt.EtcdClient),
-			"apiserverPort": strconv.Itoa(pt.APIServer),
-			"nodes":         strconv.Itoa(spec.Nodes),
-			"pids":          pidString(procs),
+			"binarySource":   bins.Source,
+			"dir":            dir,
+			"etcdPort":       strconv.Itoa(pt.EtcdClient),
+			"apiserverPort":  strconv.Itoa(pt.APIServer),
+			"nodes":          strconv.Itoa(spec.Nodes),
+			"pids":           pidString(procs),
+			"nodeRuntime":    rn.runtime,
+			"nodeRuntimeWhy": rn.why,
 		},
+	}
+	if plan != nil {
+		c.Details["networkSlot"] = strconv.Itoa(plan.Slot)
+		c.Details["nodeNetwork"] = plan.nodeCIDR()
+		c.Details["podNetwork"] = plan.clusterCIDR()
 	}
 	return c, files.admin, nil
 }
@@ -221,11 +289,18 @@ func (p *Provider) Delete(ctx context.Context, c state.Cluster) error {
 	if err != nil {
 		return err
 	}
-	if err := stopAll(ctx, procs, dir); err != nil {
+	var plan netPlan
+	if err := state.ReadJSON(netFile(dir), &plan); err == nil && plan.Slot > 0 {
+		if err := teardownNodes(ctx, dir, plan, procs); err != nil {
+			return err
+		}
+	} else if err := stopAll(ctx, procs, dir); err != nil {
 		return err
 	}
 	return os.RemoveAll(dir)
 }
+
+func netFile(dir string) string { return filepath.Join(dir, "network.json") }
 
 // Kubeconfig implements provision.Provider.
 func (p *Provider) Kubeconfig(_ context.Context, c state.Cluster) ([]byte, error) {

@@ -20,6 +20,7 @@ type provisionFlags struct {
 	role     string
 	nodes    int
 	binDir   string
+	runtime  string
 	wait     time.Duration
 	kubeadm  kubeadm.Options
 }
@@ -34,7 +35,11 @@ Create a cluster at a Kubernetes version and record it in the workspace.
 
 Providers:
   local  a real control plane (etcd, kube-apiserver, kube-controller-manager,
-         kube-scheduler) as local processes, nodes simulated by kwok; needs no Docker
+         kube-scheduler) as local processes; needs no Docker. Its nodes
+         (--node-runtime) are real where containerd can run: each node a network
+         namespace with its own containerd, kubelet and kube-proxy, pods running
+         images phoenix builds and imports (no registry); or simulated by kwok
+         (no container runs; for scale tests)
   kind   a kind cluster (needs a Docker or Podman engine)
   kubeadm  kubeadm init/join on real machines over SSH (--inventory hosts.yaml)
   auto   kind when a container engine answers, local otherwise (the default)
@@ -44,7 +49,8 @@ cache (~/.cache/phoenix/k8s/VERSION), then builds them from the k8s.io/kubernete
 module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 		Example: example(`
   phoenix provision --version v1.37.2
-  phoenix provision --version v1.24.17 --name blue --role blue --provider local
+  phoenix provision --version v1.24.17 --name blue --role blue --provider local --nodes 2
+  phoenix provision --version v1.37.2 --provider local --node-runtime kwok --nodes 50
   phoenix provision --version v1.37.2 --provider kind --nodes 1
   phoenix provision --version v1.37.2 --provider kubeadm --inventory hosts.yaml`),
 		Args: cobra.NoArgs,
@@ -77,7 +83,7 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			g.Progress("Creating cluster %s (%s, %s, %d nodes) ...", f.name, p.Name(), v, f.nodes)
 			start := time.Now()
 			c, err := m.Create(cmd.Context(), p, provision.Spec{
-				Name: f.name, Version: v, Role: f.role, Nodes: f.nodes, BinDir: f.binDir, Wait: f.wait,
+				Name: f.name, Version: v, Role: f.role, Nodes: f.nodes, BinDir: f.binDir, Wait: f.wait, NodeRuntime: f.runtime,
 			})
 			if err != nil {
 				return err
@@ -86,6 +92,9 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			fmt.Fprintf(out, "Cluster %s is ready: %s at %s, %d nodes Ready (%s, %s).\n", c.Name, c.Version, c.Server, f.nodes, c.Provider, time.Since(start).Round(100*time.Millisecond))
 			if src := c.Details["binarySource"]; src != "" {
 				fmt.Fprintf(out, "Kubernetes binaries: %s\n", src)
+			}
+			if rt := c.Details["nodeRuntime"]; rt != "" {
+				fmt.Fprintf(out, "Node runtime: %s, %s\n", rt, c.Details["nodeRuntimeWhy"])
 			}
 			fmt.Fprintf(out, "\nUse it with:\n  phoenix kubeconfig %s > %s.kubeconfig\n  kubectl --kubeconfig %s get nodes\n\nDelete it with:\n  phoenix delete cluster %s\n",
 				c.Name, c.Name, ws.KubeconfigPath(c.Name), c.Name)
@@ -100,6 +109,7 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 	fl.IntVar(&f.nodes, "nodes", f.nodes, "number of nodes")
 	fl.StringVar(&f.binDir, "bin-dir", "", "directory with kube-apiserver, kube-controller-manager, kube-scheduler (local provider)")
 	fl.DurationVar(&f.wait, "wait", f.wait, "how long to wait for the API and Ready nodes")
+	fl.StringVar(&f.runtime, "node-runtime", "", "local provider: containerd (real nodes) or kwok (simulated); default containerd where it can run")
 	fl.StringVar(&f.kubeadm.Inventory, "inventory", "", "kubeadm provider: inventory file of the hosts (docs/upgrade.md)")
 	fl.StringVar(&f.kubeadm.CNIManifest, "cni-manifest", "", "kubeadm provider: CNI manifest URL or file applied after init (default flannel)")
 	fl.StringVar(&f.kubeadm.PodSubnet, "pod-subnet", "", "kubeadm provider: pod subnet (default "+kubeadm.DefaultPodSubnet+")")
@@ -107,6 +117,9 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 	fl.StringVar(&f.kubeadm.Revision, "package-revision", "", "kubeadm provider: package revision override (e.g. 1.1)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"auto", "local", "kind", "kubeadm"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("node-runtime", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"containerd", "kwok"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	worker := flag.Bool("worker", os.Getenv("MODE") == "worker", "run the background worker instead of the HTTP API")
+	once := flag.Bool("once", false, "with -worker: log one line and exit")
+	get := flag.String("get", "", "fetch this URL, print the body and exit (a client for kubectl exec: the image has no shell)")
+	flag.Parse()
+	if *get != "" {
+		if err := fetch(os.Stdout, *get); err != nil {
+			fmt.Fprintf(os.Stderr, "payments -get: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	logger := log.New(os.Stdout, "", 0)
+	node, pod := envOr("NODE_NAME", "unknown"), podName()
+
+	stop := make(chan os.Signal, 2)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	var err error
+	if *worker {
+		err = runWorker(logger, node, pod, *once, stop)
+	} else {
+		err = runAPI(logger, node, pod, stop)
+	}
+	if err != nil {
+		logger.Printf("payments: %v", err)
+		os.Exit(1)
+	}
+}
+
+func runWorker(logger *log.Logger, node, pod string, once bool, stop <-chan os.Signal) error {
+	if once {
+		logger.Printf("payments-settle settled batch node=%s pod=%s", node, pod)
+		return nil
+	}
+	logger.Printf("payments-worker started node=%s pod=%s", node, pod)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-tick.C:
+			logger.Printf("payments-worker processed batch %d node=%s pod=%s", n, node, pod)
+		case sig := <-stop:
+			logger.Printf("payments-worker stopping on %v", sig)
+			return nil
+		}
+	}
+}
+
+func runAPI(logger *log.Logger, node, pod string, stop <-chan os.Signal) error {
+	port := envOr("PORT", "8080")
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("PORT=%q is not a port number: set it to 1-65535", port)
+	}
+	drain, err := strconv.Atoi(envOr("DRAIN_SECONDS", "5"))
+	if err != nil || drain < 0 {
+		return fmt.Errorf("DRAIN_SECONDS=%q is not a whole number of seconds", os.Getenv("DRAIN_SECONDS"))
+	}
+
+	var draining atomic.Bool
+	srv := &http.Server{Addr: ":" + port, Handler: newHandler(node, pod, &draining), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", srv.Addr, err)
+	}
+	logger.Printf("payments-api listening on :%s node=%s pod=%s", port, node, pod)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case sig := <-stop:
+		logger.Printf("payments-api got %v: failing /healthz for %ds, then shutting down", sig, drain)
+	}
+	draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // let clients reconnect to endpoints that stay
+	select {
+	case <-time.After(time.Duration(drain) * time.Second):
+	case <-stop: // a second signal skips the rest of the drain
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	logger.Printf("payments-api stopped")
+	return nil
+}
+
+// newHandler serves GET / and GET /healthz; /healthz fails with 503 once draining is set.
+func newHandler(node, pod string, draining *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Served-By", node)
+		fmt.Fprintf(w, "payments-api %s %s\n", node, pod)
+	})
+	return mux
+}
+
+// fetch GETs url and copies a 200 answer's body to w.
+func fetch(w io.Writer, url string) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// podName is $POD_NAME, else the hostname (which is the pod's name in a pod).
+func podName() string {
+	if v := os.Getenv("POD_NAME"); v != "" {
+		return v
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "unknown"
+}

@@ -1,0 +1,533 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
+	"github.com/phoenix-upgrade/phoenix/provision"
+	"github.com/phoenix-upgrade/phoenix/state"
+)
+
+// Node runtimes of the local provider.
+const (
+	// RuntimeContainerd gives every node a network namespace with its own containerd,
+	// kubelet and kube-proxy: pods really run.
+	RuntimeContainerd = "containerd"
+	// RuntimeKwok simulates nodes with kwok: pods go Running without a container (scale
+	// tests, machines where containerd cannot run).
+	RuntimeKwok = "kwok"
+)
+
+// prerequisite is a program real nodes need and the Debian package that has it.
+type prerequisite struct{ program, pkg string }
+
+var realNodePrograms = []prerequisite{
+	{"containerd", "containerd"}, {"ctr", "containerd"}, {"runc", "runc"},
+	{"socat", "socat"}, {"iptables", "iptables"}, {"nsenter", "util-linux"}, {"ip", "iproute2"},
+}
+
+var cniPlugins = []string{"bridge", "host-local", "loopback", "portmap"}
+
+// realNodesMissing says what keeps real nodes from running here, with what to install.
+func realNodesMissing() []string {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (network namespaces, mounts and cgroups need it)")
+	}
+	pkgs := map[string][]string{}
+	for _, p := range realNodePrograms {
+		if _, err := lookPath(p.program); err != nil {
+			pkgs[p.pkg] = append(pkgs[p.pkg], p.program)
+		}
+	}
+	for _, plug := range cniPlugins {
+		if !isExec(filepath.Join(cniBinDir(), plug)) {
+			pkgs["containernetworking-plugins"] = append(pkgs["containernetworking-plugins"], "CNI plugin "+plug)
+		}
+	}
+	var names []string
+	for pkg := range pkgs {
+		names = append(names, pkg)
+	}
+	sort.Strings(names)
+	for _, pkg := range names {
+		missing = append(missing, fmt.Sprintf("%s (Debian: apt-get install %s)", strings.Join(pkgs[pkg], ", "), pkg))
+	}
+	return missing
+}
+
+// lookPath finds a program on PATH or in the sbin directories a non-root PATH lacks.
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"} {
+		if p := filepath.Join(d, name); isExec(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+// ChooseNodeRuntime resolves --node-runtime: "" picks containerd where it can run and
+// kwok otherwise, and says why; an explicit containerd that cannot run is an error that
+// names what to install.
+func ChooseNodeRuntime(requested string) (runtime, why string, err error) {
+	switch requested {
+	case RuntimeKwok:
+		return RuntimeKwok, "as asked (--node-runtime kwok): nodes are simulated, no container runs", nil
+	case RuntimeContainerd:
+		if m := realNodesMissing(); len(m) > 0 {
+			return "", "", fmt.Errorf("--node-runtime containerd needs: %s; or use --node-runtime kwok (simulated nodes)", strings.Join(m, "; "))
+		}
+		return RuntimeContainerd, "as asked (--node-runtime containerd)", nil
+	case "":
+		if m := realNodesMissing(); len(m) > 0 {
+			return RuntimeKwok, "because real nodes cannot run here (missing " + strings.Join(m, "; ") + "): nodes are simulated by kwok, no container runs", nil
+		}
+		return RuntimeContainerd, "because containerd, runc and the CNI plugins were found and phoenix runs as root", nil
+	default:
+		return "", "", fmt.Errorf("unknown --node-runtime %q: use containerd or kwok", requested)
+	}
+}
+
+// realNodes starts one cluster's real nodes.
+type realNodes struct {
+	dir     string // cluster directory
+	name    string // cluster name
+	version kube.Version
+	bins    Binaries
+	pki     *pki
+	plan    netPlan
+	images  []string // OCI archives imported into every node
+	ctr     string
+	apiPort int
+	// start starts and records a process in a node's network namespace ("" = the host's);
+	// marker is what its command line must keep naming for phoenix to signal it.
+	start func(name, netns, bin string, args []string, marker string) (proc, error)
+}
+
+func (r *realNodes) files(i int) nodeFiles {
+	name := NodeName(r.name, i)
+	d := filepath.Join(r.dir, "nodes", name)
+	run := r.plan.nodeRunDir(i)
+	return nodeFiles{
+		Dir: d, RunDir: run, Containerd: filepath.Join(d, "containerd.toml"), Socket: filepath.Join(run, "containerd.sock"),
+		CNIConfDir: filepath.Join(d, "cni", "net.d"), IPAMDir: filepath.Join(d, "cni", "ipam"),
+		Kubelet: filepath.Join(d, "kubelet.yaml"), KubeletKC: filepath.Join(d, "kubelet.kubeconfig"),
+		KubeletRoot: filepath.Join(d, "kubelet"), KubeProxy: filepath.Join(d, "kube-proxy.yaml"),
+		KubeProxyKC: filepath.Join(d, "kube-proxy.kubeconfig"),
+		ServingCert: filepath.Join(d, "kubelet-serving.crt"), ServingKey: filepath.Join(d, "kubelet-serving.key"),
+		CgroupRoot: r.plan.cgroupRoot(i), CNINetwork: fmt.Sprintf("phx%dn%d", r.plan.Slot, i),
+		NodeIP: r.plan.nodeIP(i), PodCIDR: r.plan.podCIDR(i), ClusterCIDR: r.plan.clusterCIDR(),
+		NodeCIDRRange: r.plan.nodeCIDR(), NodeName: name,
+	}
+}
+
+// nodeServer is where a node's kubelet and kube-proxy find the apiserver: the relay on
+// the node's own port 6443 (the apiserver listens on the host's loopback only).
+const nodeServer = "https://127.0.0.1:6443"
+
+// startAll brings up every node at once: namespace, relay, containerd, images, kubelet,
+// kube-proxy; then the routes between them.
+func (r *realNodes) startAll(ctx context.Context, count int) error {
+	relayHost, err := lookPath("socat")
+	if err != nil {
+		return err
+	}
+	if _, err := r.start("apiserver-relay", "", relayHost, []string{
+		"UNIX-LISTEN:" + r.plan.relaySocket() + ",fork,mode=600",
+		"TCP:127.0.0.1:" + r.apiserverPort(),
+	}, r.plan.runDir()); err != nil {
+		return err
+	}
+	errs := make([]error, count)
+	var wg sync.WaitGroup
+	for i := 1; i <= count; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := r.startNode(ctx, i); err != nil {
+				errs[i-1] = fmt.Errorf("node %s: %w", NodeName(r.name, i), err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return r.plan.routeNodes(ctx, count)
+}
+
+func (r *realNodes) apiserverPort() string { return strconv.Itoa(r.apiPort) }
+
+func (r *realNodes) startNode(ctx context.Context, i int) error {
+	f := r.files(i)
+	for _, d := range []string{f.Dir, f.RunDir, f.CNIConfDir, f.IPAMDir, f.KubeletRoot} {
+		if err := ensureDir(d); err != nil {
+			return err
+		}
+	}
+	if err := r.plan.addNode(ctx, i); err != nil {
+		return err
+	}
+	if err := r.writeNodeFiles(f); err != nil {
+		return err
+	}
+	ns := r.plan.netns(i)
+	socat, _ := lookPath("socat")
+	if _, err := r.start(f.NodeName+"-apiserver-relay", ns, socat, []string{
+		"TCP-LISTEN:6443,fork,reuseaddr", "UNIX-CONNECT:" + r.plan.relaySocket(),
+	}, r.plan.runDir()); err != nil {
+		return err
+	}
+	containerd, _ := lookPath("containerd")
+	cd, err := r.start(f.NodeName+"-containerd", ns, containerd, []string{"--config", f.Containerd}, r.dir)
+	if err != nil {
+		return err
+	}
+	if err := r.waitContainerd(ctx, cd, f); err != nil {
+		return err
+	}
+	for _, img := range r.images {
+		if err := importImage(ctx, r.ctr, f.Socket, img); err != nil {
+			return err
+		}
+	}
+	if _, err := r.start(f.NodeName+"-kubelet", ns, r.bins.Path("kubelet"), kubeletArgs(f, r.version), r.dir); err != nil {
+		return err
+	}
+	_, err = r.start(f.NodeName+"-kube-proxy", ns, r.bins.Path("kube-proxy"), []string{"--config=" + f.KubeProxy, "--v=1"}, r.dir)
+	return err
+}
+
+func (r *realNodes) writeNodeFiles(f nodeFiles) error {
+	caFile := r.pki.path("ca.crt")
+	// The kubelet's client identity (the Node authorizer's system:node:NAME), its serving
+	// certificate (the apiserver checks it against the cluster CA), and kube-proxy's.
+	cert, key, err := r.pki.issue(certSpec{file: "kubelet-" + f.NodeName, cn: "system:node:" + f.NodeName, orgs: []string{"system:nodes"}, client: true})
+	if err != nil {
+		return err
+	}
+	if _, err := kubeconfigFor(f.KubeletKC, r.name, nodeServer, r.pki.caPEM, cert, key); err != nil {
+		return err
+	}
+	scert, skey, err := r.pki.issue(certSpec{file: "kubelet-serving-" + f.NodeName, cn: f.NodeName, server: true,
+		dns: []string{f.NodeName}, ips: []net.IP{net.ParseIP(f.NodeIP)}})
+	if err != nil {
+		return err
+	}
+	pcert, pkey, err := r.pki.issue(certSpec{file: "kube-proxy-" + f.NodeName, cn: "system:kube-proxy", client: true})
+	if err != nil {
+		return err
+	}
+	if _, err := kubeconfigFor(f.KubeProxyKC, r.name, nodeServer, r.pki.caPEM, pcert, pkey); err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{f.ServingCert, scert, 0o644},
+		{f.ServingKey, skey, 0o600},
+		{f.Containerd, []byte(containerdConfig(f)), 0o644},
+		{filepath.Join(f.CNIConfDir, "10-phoenix.conflist"), []byte(cniConfig(f)), 0o644},
+		{f.Kubelet, []byte(kubeletConfig(f, caFile, r.version)), 0o644},
+		{f.KubeProxy, []byte(kubeProxyConfig(f)), 0o644},
+	} {
+		if err := state.WriteFileAtomic(w.path, w.data, w.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *realNodes) waitContainerd(ctx context.Context, pr proc, f nodeFiles) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if out, err := exec.CommandContext(ctx, r.ctr, "--address", f.Socket, "version").CombinedOutput(); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("containerd did not answer on %s within 30s: %s; log %s:\n%s", f.Socket, strings.TrimSpace(string(out)), pr.Log, tail(pr.Log, 8))
+		}
+		if err := died(pr, r.dir); err != nil {
+			return err
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// importImage imports one OCI archive into a node's containerd (namespace k8s.io, the
+// CRI's), unpacked for the overlayfs snapshotter the kubelet's pods use.
+func importImage(ctx context.Context, ctr, socket, archive string) error {
+	out, err := exec.CommandContext(ctx, ctr, "--address", socket, "-n", "k8s.io", "images", "import",
+		"--snapshotter", "overlayfs", "--digests", archive).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("importing image %s into the node's containerd: %w: %s", archive, err, lastLines(string(out), 5))
+	}
+	return nil
+}
+
+// publishAPIServer points the kubernetes Service at the nodes' relays, so that pods reach
+// the apiserver at 10.96.0.1:443 (the apiserver itself listens on the host's loopback).
+func publishAPIServer(ctx context.Context, cfg *rest.Config, plan netPlan, count int) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var addrs []corev1.EndpointAddress
+	for i := 1; i <= count; i++ {
+		addrs = append(addrs, corev1.EndpointAddress{IP: plan.nodeIP(i)})
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
+		Subsets:    []corev1.EndpointSubset{{Addresses: addrs, Ports: []corev1.EndpointPort{{Name: "https", Port: 6443, Protocol: corev1.ProtocolTCP}}}},
+	}
+	for {
+		_, err := cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			var cur *corev1.Endpoints
+			if cur, err = cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
+				cur.Subsets = ep.Subsets
+				_, err = cs.CoreV1().Endpoints("default").Update(ctx, cur, metav1.UpdateOptions{})
+			}
+		}
+		if err == nil || !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+}
+
+// notReadyDetail tells, for nodes that never went Ready, the last lines of their kubelet.
+func notReadyDetail(ctx context.Context, cfg *rest.Config, dir, cluster string, count int) string {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for i := 1; i <= count; i++ {
+		name := NodeName(cluster, i)
+		nd, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		ready := false
+		if err == nil {
+			for _, c := range nd.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					ready = true
+				} else if c.Type == corev1.NodeReady {
+					fmt.Fprintf(&b, "\nnode %s: %s: %s", name, c.Reason, c.Message)
+				}
+			}
+		} else {
+			fmt.Fprintf(&b, "\nnode %s did not register", name)
+		}
+		if !ready {
+			log := filepath.Join(logDir(dir), name+"-kubelet.log")
+			fmt.Fprintf(&b, "\nlast lines of %s:\n%s", log, tail(log, 10))
+		}
+	}
+	return b.String()
+}
+
+// teardownNodes removes everything real nodes leave when their processes are gone or
+// about to go: the kubelet and kube-proxy first (nothing restarts a pod), then every
+// process in the pods' cgroups and the containerd shims, then mounts, the network, the
+// cgroups and the CNI plugins' cache files.
+func teardownNodes(ctx context.Context, dir string, plan netPlan, procs []proc) error {
+	var errs []error
+	for _, pr := range procs {
+		if strings.HasSuffix(pr.Name, "-kubelet") || strings.HasSuffix(pr.Name, "-kube-proxy") {
+			if err := pr.stop(ctx, pr.marker(dir), 10*time.Second); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for i := range plan.Nodes {
+		if err := killCgroup(plan.cgroupRoot(i + 1)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	killMentioning(plan.runDir()) // containerd shims: -address /run/phoenix/<slot>/n<i>/...
+	for i := len(procs) - 1; i >= 0; i-- {
+		if err := procs[i].stop(ctx, procs[i].marker(dir), 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	killMentioning(plan.runDir())
+	if err := unmountUnder(filepath.Join(dir, "nodes")); err != nil {
+		errs = append(errs, err)
+	}
+	if err := plan.teardown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range plan.Nodes {
+		if err := removeCgroup(plan.cgroupRoot(i + 1)); err != nil {
+			errs = append(errs, err)
+		}
+		cache, _ := filepath.Glob(fmt.Sprintf("/var/lib/cni/results/phx%dn%d-*", plan.Slot, i+1))
+		for _, c := range cache {
+			_ = os.Remove(c)
+		}
+	}
+	_ = removeCgroup(fmt.Sprintf("/phoenix/%d", plan.Slot))
+	return errors.Join(errs...)
+}
+
+// cgroupDirs are the directories of one cgroup path in every mounted hierarchy.
+func cgroupDirs(path string) []string {
+	var out []string
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, r := range roots {
+		if d := filepath.Join(r, path); isDir(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func isDir(p string) bool { st, err := os.Stat(p); return err == nil && st.IsDir() }
+
+// killCgroup SIGKILLs every process in the cgroup tree path, until none is left.
+func killCgroup(path string) error {
+	for attempt := 0; attempt < 50; attempt++ {
+		pids := cgroupPids(path)
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pids := cgroupPids(path); len(pids) > 0 {
+		return fmt.Errorf("processes %v in cgroup %s did not die", pids, path)
+	}
+	return nil
+}
+
+func cgroupPids(path string) []int {
+	seen := map[int]bool{}
+	for _, d := range cgroupDirs(path) {
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() || e.Name() != "cgroup.procs" {
+				return nil
+			}
+			data, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+					seen[pid] = true
+				}
+			}
+			return nil
+		})
+	}
+	var pids []int
+	for p := range seen {
+		pids = append(pids, p)
+	}
+	return pids
+}
+
+// removeCgroup removes the (empty) cgroup tree path from every hierarchy, deepest first.
+func removeCgroup(path string) error {
+	var errs []error
+	for _, d := range cgroupDirs(path) {
+		var dirs []string
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, syscall.ENOENT) {
+				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killMentioning SIGKILLs every process whose command line names marker.
+func killMentioning(marker string) {
+	for _, pid := range pidsMentioning(marker) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 30 && len(pidsMentioning(marker)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func pidsMentioning(marker string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// nodeSetup is what Create decided about the nodes before starting anything.
+type nodeSetup struct {
+	runtime, why string
+	images       []string // OCI archives for real nodes
+	ctr          string
+}
+
+// prepareRealNodes makes sure the node binaries and images exist before anything starts:
+// kubelet and kube-proxy come from the same per-version cache and build as the control
+// plane.
+func (p *Provider) prepareRealNodes(ctx context.Context, spec provision.Spec, bins *Binaries, rn nodeSetup) (nodeSetup, error) {
+	need := []string{"kubelet", "kube-proxy"}
+	if !hasAllOf(bins.Dir, need) {
+		if spec.BinDir != "" || !p.Resolver.Build {
+			return rn, fmt.Errorf("real nodes need kubelet and kube-proxy %s in %s: add them there, run `hack/build-k8s.sh %s`, or use --node-runtime kwok", spec.Version, bins.Dir, spec.Version)
+		}
+		if err := BuildFromModule(ctx, spec.Version, VersionCacheDir(spec.Version), p.log); err != nil {
+			return rn, fmt.Errorf("building the node binaries of %s: %w", spec.Version, err)
+		}
+		bins.Dir = VersionCacheDir(spec.Version)
+	}
+	ctr, err := lookPath("ctr")
+	if err != nil {
+		return rn, errors.New("ctr not found (Debian: apt-get install containerd)")
+	}
+	rn.ctr = ctr
+	images := p.Images
+	if images == nil {
+		images = func(ctx context.Context) ([]string, error) { return buildCatalog(ctx, p.log) }
+	}
+	if rn.images, err = images(ctx); err != nil {
+		return rn, fmt.Errorf("building the node images: %w", err)
+	}
+	return rn, nil
+}
