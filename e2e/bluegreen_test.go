@@ -52,13 +52,13 @@ var (
 // removals, verify reaches parity, no request fails and blue is not written before the
 // cutover. With PHOENIX_DEMO_WORKSPACE set it is the demo (hack/demo.sh).
 func TestBlueGreenUpgradeOfPayments(t *testing.T) {
-	testenv.Preflight(t, blueVersion)
-	testenv.Preflight(t, greenVersion)
+	testenv.PreflightRealNodes(t, testenv.Preflight(t, blueVersion))
+	testenv.PreflightRealNodes(t, testenv.Preflight(t, greenVersion))
 	haproxytest.Binary(t)
 	s := newScenario(t)
 	began := time.Now()
 
-	s.say("Provision blue %s and green %s (local provider: real control-plane processes, kwok nodes)", blueVersion, greenVersion)
+	s.say("Provision blue %s and green %s (local provider: real control-plane processes, 2 real nodes each: containerd, kubelet, kube-proxy)", blueVersion, greenVersion)
 	ws := provisionBoth(s)
 	blueCfg, greenCfg := clusterConfig(t, ws, "blue"), clusterConfig(t, ws, "green")
 	blueDyn, greenDyn := dynamic.NewForConfigOrDie(blueCfg), dynamic.NewForConfigOrDie(greenCfg)
@@ -83,11 +83,11 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	// From here until the cutover phoenix may only read blue (assess, migrate, verify).
 	before := snapshotBlue(t, blueCfg, "payments", paymentsClusterScoped)
 
-	s.say("HAProxy in front of blue's and green's ingress (Go stand-ins: kwok pods serve nothing); load on")
-	blueIng, greenIng := startIngressStandIn(t, "blue", blueCfg), startIngressStandIn(t, "green", greenCfg)
+	blueAddr, greenAddr := nodeAddr(t, blueCfg), nodeAddr(t, greenCfg)
+	s.say("HAProxy in front of blue's and green's nodes (payments-api's NodePort: %s and %s); load on", blueAddr, greenAddr)
 	hap := haproxytest.Start(t, "payments",
-		haproxytest.Server{Name: "blue", Addr: strings.TrimPrefix(blueIng.srv.URL, "http://"), Weight: 100},
-		haproxytest.Server{Name: "green", Addr: strings.TrimPrefix(greenIng.srv.URL, "http://"), Weight: 0})
+		haproxytest.Server{Name: "blue", Addr: blueAddr, Weight: 100},
+		haproxytest.Server{Name: "green", Addr: greenAddr, Weight: 0})
 	load := startLoad(t, hap.URL, 4, 15*time.Millisecond)
 	if b, g := load.answered(t, 50); g != 0 || b < 50 {
 		t.Fatalf("before the cutover blue answered %d and green %d of 50 requests", b, g)
@@ -100,14 +100,15 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	s.show(s.must(5*time.Minute, "migrate", "--ns", "payments"))
 
 	s.say("phoenix verify: parity blue vs green, readiness on green, a probe through green's ingress")
-	s.note("waiting for green's Deployments to become available (kwok pods start in seconds)")
+	s.note("waiting for green's Deployments to become available (their pods start on green's real nodes)")
 	for _, d := range []string{"payments-api", "payments-worker"} {
 		waitFor(t, 2*time.Minute, "green Deployment "+d+" available", func() (bool, string) {
 			ok, detail, _ := deploymentStatus(context.Background(), greenDyn, "payments", d)
 			return ok, detail
 		})
 	}
-	verifyStep(s, ws, greenIng.srv.URL+"/healthz")
+	greenProbe := "http://" + greenAddr + "/healthz"
+	verifyStep(s, ws, greenProbe)
 	if w := writesBetween(before, snapshotBlue(t, blueCfg, "payments", paymentsClusterScoped)); len(w) > 0 {
 		t.Errorf("blue was written between the app's creation and the cutover:\n  %s", strings.Join(w, "\n  "))
 	}
@@ -128,7 +129,7 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	}
 	s.mu.Unlock()
 	steps := []string{"--steps", "10,50,100", "--interval", "2s", "--gate-interval", "500ms", "--min-requests", "3", "--inconclusive-limit", "10",
-		"--probe", greenIng.srv.URL + "/healthz", "--probe-requests", "5"}
+		"--probe", greenProbe, "--probe-requests", "5"}
 
 	s.say("phoenix cutover: 10%% -> 50%% -> 100%% to green under load, gated")
 	rec.Mark(time.Time{}, "cutover")
@@ -194,7 +195,7 @@ func provisionBoth(s *scenario) *state.Workspace {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := s.phoenix(5*time.Minute, "provision", "--provider", "local", "--name", c.name, "--role", c.name, "--version", c.version, "--nodes", "2")
+			out, err := s.phoenix(5*time.Minute, "provision", "--provider", "local", "--name", c.name, "--role", c.name, "--version", c.version, "--nodes", "2", "--node-runtime", "containerd")
 			if err != nil {
 				errs[i] = fmt.Errorf("provision %s: %v\n%s", c.name, err, out)
 			}

@@ -6,59 +6,58 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/dynamic"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/phoenix-upgrade/phoenix/cutover"
 	"github.com/phoenix-upgrade/phoenix/cutover/timeline"
 )
 
-// ingressStandIn stands in for one cluster's ingress controller. It is a stand-in
-// because kwok pods run no containers: nothing inside the local clusters can answer
-// HTTP. It answers "blue" or "green" (its cluster's name) while the cluster's
-// payments-api Deployment is Available, as read from that cluster's apiserver, and 503
-// before that, so traffic sent to green too early shows up as failed requests.
-type ingressStandIn struct {
-	name  string
-	srv   *httptest.Server
-	ready atomic.Bool
+// paymentsNodePort is where payments-api answers on every node of both clusters
+// (testdata/payments/app.yaml); HAProxy sends each cluster's share to one of its nodes.
+const paymentsNodePort = 30080
+
+// nodeAddr is host:port of payments-api's NodePort on the first node of a cluster: an
+// address inside the node's network namespace, reachable from the host.
+func nodeAddr(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	nodes, err := kubernetes.NewForConfigOrDie(rest.CopyConfig(cfg)).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ips = append(ips, a.Address)
+			}
+		}
+	}
+	if len(ips) == 0 {
+		t.Fatal("no node has an InternalIP")
+	}
+	sort.Strings(ips)
+	return fmt.Sprintf("%s:%d", ips[0], paymentsNodePort)
 }
 
-func startIngressStandIn(t *testing.T, name string, cfg *rest.Config) *ingressStandIn {
-	t.Helper()
-	in := &ingressStandIn{name: name}
-	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if !in.ready.Load() {
-			http.Error(w, name+": payments-api is not available", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprint(w, name)
-	}))
-	dyn := dynamic.NewForConfigOrDie(rest.CopyConfig(cfg))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			// An unreadable apiserver keeps the last answer: the stand-in follows the
-			// Deployment, not the health of the control plane.
-			if ok, err := available(ctx, dyn, "payments", "payments-api"); err == nil {
-				in.ready.Store(ok)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; in.srv.Close() })
-	return in
+// side tells which cluster served an answer of payments-api ("payments-api NODE POD"):
+// node names begin with their cluster's name.
+func side(body string) string {
+	f := strings.Fields(body)
+	if len(f) != 3 || f[0] != "payments-api" {
+		return ""
+	}
+	cluster, _, _ := strings.Cut(f[1], "-node-")
+	return cluster
 }
 
 // loadGen sends GET requests through HAProxy from a few workers, at a modest pace (the
@@ -106,9 +105,9 @@ func (l *loadGen) one(client *http.Client) {
 		l.fail(err.Error())
 	case resp.StatusCode != http.StatusOK:
 		l.fail(fmt.Sprintf("%s: %s", resp.Status, body))
-	case string(body) == "green":
+	case side(string(body)) == "green":
 		l.green.Add(1)
-	case string(body) == "blue":
+	case side(string(body)) == "blue":
 		l.blue.Add(1)
 	default:
 		l.fail(fmt.Sprintf("unexpected answer %q", body))

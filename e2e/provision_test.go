@@ -55,9 +55,11 @@ func TestProvisionBlueAndGreenSideBySide(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, stderr, err := phoenix(t, ws, "provision", "--provider", "local", "--name", c.name, "--role", c.role, "--version", c.version, "--nodes", "3")
+			out, stderr, err := phoenix(t, ws, "provision", "--provider", "local", "--name", c.name, "--role", c.role, "--version", c.version, "--nodes", "3", "--node-runtime", "kwok")
 			if err != nil {
 				errs[i] = fmt.Errorf("provision %s: %v\n%s%s", c.name, err, out, stderr)
+			} else if !strings.Contains(out, "Node runtime: kwok, as asked") {
+				errs[i] = fmt.Errorf("provision %s does not say which node runtime it used and why:\n%s", c.name, out)
 			}
 		}()
 	}

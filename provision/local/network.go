@@ -56,10 +56,6 @@ func (n netPlan) netnsPath(i int) string { return filepath.Join(netnsDir, n.netn
 // node's relay listens on the node's port 6443 and connects to it.
 func (n netPlan) relaySocket() string { return filepath.Join(n.runDir(), "apiserver.sock") }
 
-// cgroupRoot is the cgroup (in every v1 hierarchy, or below the v2 root) that holds the
-// pods of node i: the kubelet's cgroupRoot, so that delete can find every container.
-func (n netPlan) cgroupRoot(i int) string { return fmt.Sprintf("/phoenix/%d/n%d", n.Slot, i) }
-
 func ipCmd(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	if err != nil {

@@ -21,12 +21,11 @@ type nodeFiles struct {
 	CNIConfDir    string
 	Kubelet       string // kubelet.yaml
 	KubeletKC     string
-	KubeletRoot   string
+	KubeletRoot   string // below RunDir: the kubelet makes unix sockets there (108-byte limit)
 	KubeProxy     string // kube-proxy.yaml
 	KubeProxyKC   string
 	ServingCert   string
 	ServingKey    string
-	CgroupRoot    string
 	IPAMDir       string
 	CNINetwork    string
 	NodeIP        string
@@ -111,8 +110,8 @@ func cniConfig(f nodeFiles) string {
 	return string(b) + "\n"
 }
 
-// kubeletConfig is the node's KubeletConfiguration. Pods go into cgroupRoot (no QoS
-// hierarchy: this machine may run cgroup v1 without systemd), nothing is evicted or
+// kubeletConfig is the node's KubeletConfiguration. No QoS cgroup hierarchy (this
+// machine may run cgroup v1 without systemd), nothing is evicted or
 // garbage-collected (the images cannot be pulled again), DNS is off (no cluster DNS, and
 // pods must not ask the host's resolvers), the kubelet serves with a certificate of the
 // cluster's CA for its node address, and authorizes the apiserver through webhooks.
@@ -137,7 +136,6 @@ rotateCertificates: false
 serverTLSBootstrap: false
 cgroupDriver: cgroupfs
 cgroupsPerQOS: false
-cgroupRoot: %s
 enforceNodeAllocatable: []
 failSwapOn: false
 resolvConf: ""
@@ -150,7 +148,7 @@ serializeImagePulls: false
 syncFrequency: 10s
 nodeStatusUpdateFrequency: 5s
 registerNode: true
-`, f.NodeIP, caFile, f.ServingCert, f.ServingKey, f.CgroupRoot)
+`, f.NodeIP, caFile, f.ServingCert, f.ServingKey)
 	if v.Minor >= 27 {
 		fmt.Fprintf(&b, "containerRuntimeEndpoint: unix://%s\n", f.Socket)
 	}

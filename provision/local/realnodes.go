@@ -16,7 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -133,11 +133,11 @@ func (r *realNodes) files(i int) nodeFiles {
 		Dir: d, RunDir: run, Containerd: filepath.Join(d, "containerd.toml"), Socket: filepath.Join(run, "containerd.sock"),
 		CNIConfDir: filepath.Join(d, "cni", "net.d"), IPAMDir: filepath.Join(d, "cni", "ipam"),
 		Kubelet: filepath.Join(d, "kubelet.yaml"), KubeletKC: filepath.Join(d, "kubelet.kubeconfig"),
-		KubeletRoot: filepath.Join(d, "kubelet"), KubeProxy: filepath.Join(d, "kube-proxy.yaml"),
+		KubeletRoot: filepath.Join(run, "kubelet"), KubeProxy: filepath.Join(d, "kube-proxy.yaml"),
 		KubeProxyKC: filepath.Join(d, "kube-proxy.kubeconfig"),
 		ServingCert: filepath.Join(d, "kubelet-serving.crt"), ServingKey: filepath.Join(d, "kubelet-serving.key"),
-		CgroupRoot: r.plan.cgroupRoot(i), CNINetwork: fmt.Sprintf("phx%dn%d", r.plan.Slot, i),
-		NodeIP: r.plan.nodeIP(i), PodCIDR: r.plan.podCIDR(i), ClusterCIDR: r.plan.clusterCIDR(),
+		CNINetwork: fmt.Sprintf("phx%dn%d", r.plan.Slot, i),
+		NodeIP:     r.plan.nodeIP(i), PodCIDR: r.plan.podCIDR(i), ClusterCIDR: r.plan.clusterCIDR(),
 		NodeCIDRRange: r.plan.nodeCIDR(), NodeName: name,
 	}
 }
@@ -290,33 +290,28 @@ func importImage(ctx context.Context, ctr, socket, archive string) error {
 }
 
 // publishAPIServer points the kubernetes Service at the nodes' relays, so that pods reach
-// the apiserver at 10.96.0.1:443 (the apiserver itself listens on the host's loopback).
+// the apiserver at 10.96.0.1:443 (the apiserver itself listens on the host's loopback
+// and, with --endpoint-reconciler-type=none, publishes no endpoints of its own).
 func publishAPIServer(ctx context.Context, cfg *rest.Config, plan netPlan, count int) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	var addrs []corev1.EndpointAddress
+	var eps []discoveryv1.Endpoint
 	for i := 1; i <= count; i++ {
-		addrs = append(addrs, corev1.EndpointAddress{IP: plan.nodeIP(i)})
+		ready := true
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{plan.nodeIP(i)}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
 	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
-		Subsets:    []corev1.EndpointSubset{{Addresses: addrs, Ports: []corev1.EndpointPort{{Name: "https", Port: 6443, Protocol: corev1.ProtocolTCP}}}},
+	name, port, proto := "https", int32(6443), corev1.ProtocolTCP
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{
+			discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "phoenix.dev"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   eps,
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
 	}
-	for {
-		_, err := cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			var cur *corev1.Endpoints
-			if cur, err = cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
-				cur.Subsets = ep.Subsets
-				_, err = cs.CoreV1().Endpoints("default").Update(ctx, cur, metav1.UpdateOptions{})
-			}
-		}
-		if err == nil || !apierrors.IsConflict(err) {
-			return err
-		}
-	}
+	_, err = cs.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{})
+	return err
 }
 
 // notReadyDetail tells, for nodes that never went Ready, the last lines of their kubelet.
@@ -350,9 +345,13 @@ func notReadyDetail(ctx context.Context, cfg *rest.Config, dir, cluster string, 
 }
 
 // teardownNodes removes everything real nodes leave when their processes are gone or
-// about to go: the kubelet and kube-proxy first (nothing restarts a pod), then every
-// process in the pods' cgroups and the containerd shims, then mounts, the network, the
-// cgroups and the CNI plugins' cache files.
+// about to go: the kubelet and kube-proxy first (nothing restarts a pod), then the
+// containerd shims with every container process below them, then mounts, the network,
+// the containers' cgroups and the CNI plugins' cache files.
+//
+// The kubelet (cgroupsPerQOS off, which cgroup v1 without systemd needs) gives pods no
+// cgroup parent, so containerd puts each container at /k8s.io/<id>: the ids come from
+// the nodes' own state directories, never from a search of the host.
 func teardownNodes(ctx context.Context, dir string, plan netPlan, procs []proc) error {
 	var errs []error
 	for _, pr := range procs {
@@ -362,35 +361,131 @@ func teardownNodes(ctx context.Context, dir string, plan netPlan, procs []proc) 
 			}
 		}
 	}
+	var ids []string
 	for i := range plan.Nodes {
-		if err := killCgroup(plan.cgroupRoot(i + 1)); err != nil {
-			errs = append(errs, err)
-		}
+		ids = append(ids, taskIDs(plan.nodeRunDir(i+1))...)
 	}
-	killMentioning(plan.runDir()) // containerd shims: -address /run/phoenix/<slot>/n<i>/...
+	// containerd shims name their node's socket (-address /run/phoenix/<slot>/n<i>/...);
+	// the containers are their descendants.
+	if err := killTrees(pidsMentioning(plan.runDir())); err != nil {
+		errs = append(errs, err)
+	}
 	for i := len(procs) - 1; i >= 0; i-- {
 		if err := procs[i].stop(ctx, procs[i].marker(dir), 10*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	killMentioning(plan.runDir())
+	if err := killTrees(pidsMentioning(plan.runDir())); err != nil {
+		errs = append(errs, err)
+	}
 	if err := unmountUnder(filepath.Join(dir, "nodes")); err != nil {
 		errs = append(errs, err)
 	}
 	if err := plan.teardown(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	for i := range plan.Nodes {
-		if err := removeCgroup(plan.cgroupRoot(i + 1)); err != nil {
+	for _, id := range ids {
+		if err := removeCgroup("/k8s.io/" + id); err != nil {
 			errs = append(errs, err)
 		}
-		cache, _ := filepath.Glob(fmt.Sprintf("/var/lib/cni/results/phx%dn%d-*", plan.Slot, i+1))
+		cache, _ := filepath.Glob("/var/lib/cni/results/*-" + id + "-*")
 		for _, c := range cache {
 			_ = os.Remove(c)
 		}
 	}
-	_ = removeCgroup(fmt.Sprintf("/phoenix/%d", plan.Slot))
+	// containerd's default parent: removed when empty (another containerd may use it).
+	for _, d := range cgroupDirs("/k8s.io") {
+		_ = syscall.Rmdir(d)
+	}
 	return errors.Join(errs...)
+}
+
+// taskIDs are the containers and sandboxes a node's containerd ran (its task bundles).
+func taskIDs(nodeRunDir string) []string {
+	entries, _ := os.ReadDir(filepath.Join(nodeRunDir, "state", "io.containerd.runtime.v2.task", "k8s.io"))
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids
+}
+
+// killTrees SIGKILLs the processes roots and all their descendants at once (a shim's
+// containers would otherwise be re-parented and live on), and waits until they are gone.
+func killTrees(roots []int) error {
+	if len(roots) == 0 {
+		return nil
+	}
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp := parentPid(pid); pp > 0 {
+			children[pp] = append(children[pp], pid)
+		}
+	}
+	var all []int
+	seen := map[int]bool{}
+	queue := append([]int(nil), roots...)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] || p == os.Getpid() {
+			continue
+		}
+		seen[p] = true
+		all = append(all, p)
+		queue = append(queue, children[p]...)
+	}
+	for _, p := range all {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	for attempt := 0; attempt < 50; attempt++ {
+		alive := 0
+		for _, p := range all {
+			if processExists(p) {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("processes of the nodes' containers did not die: %v", all)
+}
+
+// parentPid reads a process's parent from /proc (0 when it is gone).
+func parentPid(pid int) int {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1])
+	return pp
+}
+
+// processExists is false for a pid that is gone or a zombie.
+func processExists(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
 }
 
 // cgroupDirs are the directories of one cgroup path in every mounted hierarchy.
@@ -407,47 +502,6 @@ func cgroupDirs(path string) []string {
 }
 
 func isDir(p string) bool { st, err := os.Stat(p); return err == nil && st.IsDir() }
-
-// killCgroup SIGKILLs every process in the cgroup tree path, until none is left.
-func killCgroup(path string) error {
-	for attempt := 0; attempt < 50; attempt++ {
-		pids := cgroupPids(path)
-		if len(pids) == 0 {
-			return nil
-		}
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if pids := cgroupPids(path); len(pids) > 0 {
-		return fmt.Errorf("processes %v in cgroup %s did not die", pids, path)
-	}
-	return nil
-}
-
-func cgroupPids(path string) []int {
-	seen := map[int]bool{}
-	for _, d := range cgroupDirs(path) {
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err != nil || e.IsDir() || e.Name() != "cgroup.procs" {
-				return nil
-			}
-			data, _ := os.ReadFile(p)
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-					seen[pid] = true
-				}
-			}
-			return nil
-		})
-	}
-	var pids []int
-	for p := range seen {
-		pids = append(pids, p)
-	}
-	return pids
-}
 
 // removeCgroup removes the (empty) cgroup tree path from every hierarchy, deepest first.
 func removeCgroup(path string) error {
@@ -467,16 +521,6 @@ func removeCgroup(path string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// killMentioning SIGKILLs every process whose command line names marker.
-func killMentioning(marker string) {
-	for _, pid := range pidsMentioning(marker) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	for i := 0; i < 30 && len(pidsMentioning(marker)) > 0; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func pidsMentioning(marker string) []int {

@@ -212,7 +212,8 @@ func deployPayments(t *testing.T, cs kubernetes.Interface) int32 {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
+	// A new connection each time: kube-proxy balances connections, not requests.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var last error
 	for i := 0; i < 20; i++ {
 		resp, err := client.Get(url)
@@ -288,7 +289,9 @@ func hostFootprint(t *testing.T) map[string]string {
 			mounts = append(mounts, f[4])
 		}
 	}
-	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/phoenix/*")
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io")
+	containerCgroups, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io/*/")
+	cniCache, _ := filepath.Glob("/var/lib/cni/results/*")
 	netns, _ := filepath.Glob("/run/netns/*")
 	runDirs, _ := filepath.Glob("/run/phoenix/*")
 	return map[string]string{
@@ -299,7 +302,8 @@ func hostFootprint(t *testing.T) map[string]string {
 		"links":              count("ip", "-o", "link", "show"),
 		"iptables rules":     count("iptables-save"),
 		"routes":             count("ip", "route", "show"),
-		"cgroups":            fmt.Sprint(cgroups),
+		"cgroups":            fmt.Sprint(cgroups, containerCgroups),
+		"CNI result cache":   fmt.Sprint(cniCache),
 		"run directories":    fmt.Sprint(runDirs),
 	}
 }
