@@ -74,12 +74,15 @@ func realNodesMissing() []string {
 	return missing
 }
 
+// sbinDirs are searched after PATH.
+var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"}
+
 // lookPath finds a program on PATH or in the sbin directories a non-root PATH lacks.
 func lookPath(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"} {
+	for _, d := range sbinDirs {
 		if p := filepath.Join(d, name); isExec(p) {
 			return p, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,6 +121,11 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// testWriter sends a logger's lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
 
 func readyNodeIPs(t *testing.T, cs kubernetes.Interface, want int, version string) []string {
 	t.Helper()
@@ -341,4 +347,39 @@ func mentioning(s string) []string {
 		}
 	}
 	return out
+}
+
+// TestRealNodesThatFailToStartLeaveNothing gives the nodes an image archive containerd
+// cannot import: provision must fail saying so, and leave the host as it found it.
+func TestRealNodesThatFailToStartLeaveNothing(t *testing.T) {
+	v := testenv.Preflight(t, "v1.37.2")
+	testenv.PreflightRealNodes(t, v)
+	before := hostFootprint(t)
+	ws, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.tar")
+	if err := os.WriteFile(broken, []byte("not an OCI archive"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := local.New(ws, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	p.Resolver.Download, p.Resolver.Build = false, false
+	p.Images = func(context.Context) ([]string, error) { return []string{broken}, nil }
+	_, _, err = p.Create(context.Background(), provision.Spec{Name: "broken", Version: v, Role: "test", Nodes: 2, Wait: time.Minute, NodeRuntime: local.RuntimeContainerd})
+	if err == nil || !strings.Contains(err.Error(), "importing image "+broken) {
+		t.Fatalf("provision with an unimportable image: %v, want an import error naming the archive", err)
+	}
+	after := hostFootprint(t)
+	for _, k := range sortedKeys(before) {
+		if before[k] != after[k] {
+			t.Errorf("after the failed provision, %s: %s (before: %s)", k, after[k], before[k])
+		}
+	}
+	if left := mentioning(ws.Root); len(left) > 0 {
+		t.Errorf("processes left that name the workspace: %v", left)
+	}
+	if _, err := os.Stat(ws.ClusterDir("broken")); !os.IsNotExist(err) {
+		t.Errorf("cluster directory left after the failed provision: %v", err)
+	}
 }
