@@ -125,7 +125,10 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 // testWriter sends a logger's lines to the test log.
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func readyNodeIPs(t *testing.T, cs kubernetes.Interface, want int, version string) []string {
 	t.Helper()
