@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/phoenix-upgrade/phoenix/state"
 )
 
 // ServiceCIDR is the service range of local clusters.
@@ -39,6 +43,14 @@ func writePKI(dir, name, server string) (pkiFiles, error) {
 		return pkiFiles{}, err
 	}
 	if err := p.serviceAccountKeys(); err != nil {
+		return pkiFiles{}, err
+	}
+	// etcd has a CA of its own, as kubeadm sets it up: a certificate of the cluster CA
+	// (a kubelet's, say) must not open etcd.
+	if err := writeEtcdPKI(filepath.Join(dir, "etcd"), name); err != nil {
+		return pkiFiles{}, err
+	}
+	if err := writeEncryptionConfig(filepath.Join(dir, "encryption.yaml")); err != nil {
 		return pkiFiles{}, err
 	}
 	// The apiserver's identity towards kubelets (logs, exec, port-forward).
@@ -74,10 +86,58 @@ func writePKI(dir, name, server string) (pkiFiles, error) {
 	return files, nil
 }
 
+// writeEtcdPKI creates etcd's CA, its serving/peer certificate and the apiserver's etcd
+// client certificate under dir (every key 0600).
+func writeEtcdPKI(dir, name string) error {
+	if err := ensureDir(dir); err != nil {
+		return err
+	}
+	p, err := newPKI(dir, name+"-etcd")
+	if err != nil {
+		return err
+	}
+	if _, _, err := p.issue(certSpec{file: "server", cn: name + "-etcd", server: true, client: true,
+		dns: []string{"localhost"}, ips: []net.IP{net.ParseIP("127.0.0.1")}}); err != nil {
+		return err
+	}
+	_, _, err = p.issue(certSpec{file: "apiserver-etcd-client", cn: "kube-apiserver-etcd-client", client: true})
+	return err
+}
+
+// writeEncryptionConfig writes the apiserver's EncryptionConfiguration: Secrets are stored
+// encrypted (secretbox, a fresh 32-byte key per cluster), the file is 0600.
+func writeEncryptionConfig(path string) error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets]
+  providers:
+  - secretbox:
+      keys:
+      - name: key1
+        secret: %s
+  - identity: {}
+`, base64.StdEncoding.EncodeToString(key))
+	return state.WriteFileAtomic(path, []byte(cfg), 0o600)
+}
+
 func etcdArgs(dir, name string, pt ports) []string {
-	client := "http://127.0.0.1:" + strconv.Itoa(pt.EtcdClient)
-	peer := "http://127.0.0.1:" + strconv.Itoa(pt.EtcdPeer)
+	client := "https://127.0.0.1:" + strconv.Itoa(pt.EtcdClient)
+	peer := "https://127.0.0.1:" + strconv.Itoa(pt.EtcdPeer)
+	etcdPKI := func(f string) string { return filepath.Join(dir, "pki", "etcd", f) }
 	return []string{
+		"--cert-file=" + etcdPKI("server.crt"),
+		"--key-file=" + etcdPKI("server.key"),
+		"--client-cert-auth=true",
+		"--trusted-ca-file=" + etcdPKI("ca.crt"),
+		"--peer-cert-file=" + etcdPKI("server.crt"),
+		"--peer-key-file=" + etcdPKI("server.key"),
+		"--peer-client-cert-auth=true",
+		"--peer-trusted-ca-file=" + etcdPKI("ca.crt"),
 		"--name=" + name,
 		"--data-dir=" + filepath.Join(dir, "etcd"),
 		"--listen-client-urls=" + client,
@@ -95,7 +155,13 @@ func etcdArgs(dir, name string, pt ports) []string {
 func apiserverArgs(dir string, pt ports) []string {
 	pki := func(f string) string { return filepath.Join(dir, "pki", f) }
 	return []string{
-		"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(pt.EtcdClient),
+		"--etcd-servers=https://127.0.0.1:" + strconv.Itoa(pt.EtcdClient),
+		"--etcd-cafile=" + pki("etcd/ca.crt"),
+		"--etcd-certfile=" + pki("etcd/apiserver-etcd-client.crt"),
+		"--etcd-keyfile=" + pki("etcd/apiserver-etcd-client.key"),
+		"--encryption-provider-config=" + pki("encryption.yaml"),
+		// Health endpoints are read with the admin credentials; nothing is anonymous.
+		"--anonymous-auth=false",
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		// A loopback address cannot back the kubernetes Service endpoints: local clusters

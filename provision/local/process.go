@@ -24,6 +24,9 @@ type proc struct {
 	// Marker, when set, is what the command line must name instead of the cluster
 	// directory (relays name only their sockets under /run/phoenix).
 	Marker string `json:"marker,omitempty"`
+	// StartTime is the process's start time in clock ticks since boot (/proc/PID/stat
+	// field 22): a pid reused by another program has another.
+	StartTime uint64 `json:"startTime,omitempty"`
 }
 
 // marker is what p's command line must name for p to still be phoenix's process.
@@ -71,7 +74,7 @@ func startProcessIn(netns, name, bin string, args []string, logPath string, env 
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Stdin = nil
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(childEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -85,7 +88,7 @@ func startProcessIn(netns, name, bin string, args []string, logPath string, env 
 		w.state = cmd.ProcessState.String()
 		close(w.done)
 	}()
-	return proc{Name: name, Pid: cmd.Process.Pid, Args: argv, Log: logPath}, nil
+	return proc{Name: name, Pid: cmd.Process.Pid, Args: argv, Log: logPath, StartTime: startTime(cmd.Process.Pid)}, nil
 }
 
 // alive reports whether p is still running and is the process phoenix started (the pid
@@ -110,11 +113,69 @@ func (p proc) alive(marker string) bool {
 	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
 		return false
 	}
+	if p.StartTime != 0 && parseStartTime(stat) != p.StartTime {
+		return false // the pid was reused
+	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid))
 	if err != nil {
 		return false
 	}
-	return marker == "" || bytes.Contains(cmdline, []byte(marker))
+	return marker == "" || namesDir(cmdline, marker)
+}
+
+// namesDir reports whether a NUL-separated command line names dir itself or a path below
+// it: clusters/green does not match clusters/green2.
+func namesDir(cmdline []byte, dir string) bool {
+	dir = strings.TrimRight(dir, "/")
+	for _, arg := range bytes.Split(cmdline, []byte{0}) {
+		for a := string(arg); ; {
+			i := strings.Index(a, dir)
+			if i < 0 {
+				break
+			}
+			if rest := a[i+len(dir):]; rest == "" || rest[0] == '/' || rest[0] == ',' {
+				return true
+			}
+			a = a[i+len(dir):]
+		}
+	}
+	return false
+}
+
+// startTime is a process's start time from /proc (0 when unknown).
+func startTime(pid int) uint64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	return parseStartTime(stat)
+}
+
+func parseStartTime(stat []byte) uint64 {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	// Fields after the command: state is field 3, starttime field 22.
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
+
+// childEnv is the environment of every process phoenix starts: a PATH (with the sbin
+// directories iptables and ip live in) and nothing of phoenix's own environment, which
+// may hold credentials.
+func childEnv() []string {
+	path := os.Getenv("PATH")
+	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+		if !strings.Contains(":"+path+":", ":"+d+":") {
+			path += ":" + d
+		}
+	}
+	return []string{"PATH=" + strings.TrimPrefix(path, ":")}
 }
 
 // exitState says how p ended ("exit status 1", "signal: killed") when this phoenix

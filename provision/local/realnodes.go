@@ -536,7 +536,7 @@ func pidsMentioning(marker string) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), marker) {
+		if err == nil && namesDir(cmdline, marker) {
 			pids = append(pids, pid)
 		}
 	}

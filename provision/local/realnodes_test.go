@@ -1,6 +1,7 @@
 package local
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -76,4 +77,43 @@ func mustVersion(t *testing.T, s string) kube.Version {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestProcessIdentityNamesTheExactDirectory(t *testing.T) {
+	cmd := func(args ...string) []byte { return []byte(strings.Join(args, "\x00") + "\x00") }
+	for _, c := range []struct {
+		name    string
+		cmdline []byte
+		dir     string
+		want    bool
+	}{
+		{"a path below the directory", cmd("etcd", "--data-dir=/ws/clusters/green/etcd"), "/ws/clusters/green", true},
+		{"the directory itself", cmd("x", "/ws/clusters/green"), "/ws/clusters/green", true},
+		{"another cluster whose name extends it", cmd("etcd", "--data-dir=/ws/clusters/green2/etcd"), "/ws/clusters/green", false},
+		{"a relay socket of slot 1", cmd("socat", "UNIX-LISTEN:/run/phoenix/1/apiserver.sock,fork"), "/run/phoenix/1", true},
+		{"a shim of slot 10 is not slot 1's", cmd("containerd-shim-runc-v2", "-address", "/run/phoenix/10/n1/containerd.sock"), "/run/phoenix/1", false},
+		{"a later mention after a near miss", cmd("x", "/run/phoenix/10:/run/phoenix/1/n1"), "/run/phoenix/1", true},
+	} {
+		if got := namesDir(c.cmdline, c.dir); got != c.want {
+			t.Errorf("%s: namesDir = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestStartTimeIsReadAfterTheCommandName(t *testing.T) {
+	stat := []byte("1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 200")
+	if got := parseStartTime(stat); got != 987654 {
+		t.Errorf("start time %d, want 987654", got)
+	}
+	if startTime(os.Getpid()) == 0 {
+		t.Error("no start time for this process")
+	}
+}
+
+func TestChildProcessesGetNoneOfPhoenixsEnvironment(t *testing.T) {
+	t.Setenv("PHOENIX_TEST_SECRET", "s3cr3t")
+	env := childEnv()
+	if len(env) != 1 || !strings.HasPrefix(env[0], "PATH=") || !strings.Contains(env[0], "/usr/sbin") {
+		t.Errorf("child environment %v, want only a PATH with /usr/sbin", env)
+	}
 }
