@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -177,6 +178,12 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	}
 	if left := processesMentioning(s.ws); len(left) > 0 {
 		t.Errorf("processes left after delete: %v", left)
+	}
+	// The nodes' network namespaces and run directories go with their clusters.
+	for _, pattern := range []string{"/run/netns/phx*", "/run/phoenix/*"} {
+		if left, _ := filepath.Glob(pattern); len(left) > 0 {
+			t.Errorf("left after delete: %v", left)
+		}
 	}
 }
 

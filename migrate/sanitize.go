@@ -29,6 +29,11 @@ var jobControllerLabels = []string{"controller-uid", "job-name", "batch.kubernet
 func Sanitize(obj *unstructured.Unstructured) []string {
 	var notes []string
 	u := obj.Object
+	// Which node ports a user asked for is recorded in managedFields, read before they go.
+	var ownedPorts map[string]bool
+	if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Service" {
+		ownedPorts = ownedNodePorts(obj)
+	}
 	for _, f := range []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
 		"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName"} {
 		unstructured.RemoveNestedField(u, "metadata", f)
@@ -52,7 +57,7 @@ func Sanitize(obj *unstructured.Unstructured) []string {
 	gvk := obj.GroupVersionKind()
 	switch {
 	case gvk.Group == "" && gvk.Kind == "Service":
-		sanitizeService(obj)
+		sanitizeService(obj, ownedPorts)
 	case gvk.Group == "" && gvk.Kind == "Pod":
 		unstructured.RemoveNestedField(u, "spec", "nodeName")
 	case gvk.Group == "" && gvk.Kind == "PersistentVolumeClaim":
@@ -90,9 +95,11 @@ func setOrDropAnnotations(obj *unstructured.Unstructured, ann map[string]string)
 	obj.SetAnnotations(ann)
 }
 
-// sanitizeService drops allocated cluster IPs and the node ports blue allocated (a node
-// port the user asked for, recorded by kubectl apply, is kept).
-func sanitizeService(obj *unstructured.Unstructured) {
+// sanitizeService drops allocated cluster IPs and the node ports blue allocated; a node
+// port the user asked for is kept: recorded by kubectl apply's annotation, or owned in
+// managedFields by any field manager (create, update, server-side apply, Helm), since the
+// apiserver's own allocation is owned by none. owned comes from ownedNodePorts.
+func sanitizeService(obj *unstructured.Unstructured, owned map[string]bool) {
 	u := obj.Object
 	if ip, _, _ := unstructured.NestedString(u, "spec", "clusterIP"); ip != "None" {
 		unstructured.RemoveNestedField(u, "spec", "clusterIP")
@@ -103,6 +110,9 @@ func sanitizeService(obj *unstructured.Unstructured) {
 		unstructured.RemoveNestedField(u, "spec", "ipFamilyPolicy")
 	}
 	wanted := requestedNodePorts(obj)
+	for p := range owned {
+		wanted[p] = true
+	}
 	ports, _, _ := unstructured.NestedSlice(u, "spec", "ports")
 	for i, p := range ports {
 		m, ok := p.(map[string]any)
@@ -120,6 +130,64 @@ func sanitizeService(obj *unstructured.Unstructured) {
 	if hc, ok, _ := unstructured.NestedFieldNoCopy(u, "spec", "healthCheckNodePort"); ok && !wanted[fmt.Sprint(hc)] {
 		unstructured.RemoveNestedField(u, "spec", "healthCheckNodePort")
 	}
+}
+
+// ownedNodePorts returns the node ports (and the health-check node port) of a Service
+// that some field manager owns, read from managedFields: the port entries are keyed by
+// {"port":N,"protocol":P}, and the live object says which node port that entry holds.
+func ownedNodePorts(obj *unstructured.Unstructured) map[string]bool {
+	out := map[string]bool{}
+	ports, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ports")
+	live := map[string]string{} // "80/TCP" -> node port
+	for _, p := range ports {
+		m, _ := p.(map[string]any)
+		if m == nil || m["nodePort"] == nil {
+			continue
+		}
+		proto, _ := m["protocol"].(string)
+		if proto == "" {
+			proto = "TCP"
+		}
+		live[fmt.Sprintf("%v/%s", m["port"], proto)] = fmt.Sprint(m["nodePort"])
+	}
+	hc, hasHC, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", "healthCheckNodePort")
+	for _, mf := range obj.GetManagedFields() {
+		if mf.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Spec map[string]json.RawMessage `json:"f:spec"`
+		}
+		if json.Unmarshal(mf.FieldsV1.Raw, &fields) != nil {
+			continue
+		}
+		if _, ok := fields.Spec["f:healthCheckNodePort"]; ok && hasHC {
+			out[fmt.Sprint(hc)] = true
+		}
+		var byKey map[string]map[string]json.RawMessage
+		if json.Unmarshal(fields.Spec["f:ports"], &byKey) != nil {
+			continue
+		}
+		for key, f := range byKey {
+			if _, ok := f["f:nodePort"]; !ok || !strings.HasPrefix(key, "k:") {
+				continue
+			}
+			var k struct {
+				Port     json.Number `json:"port"`
+				Protocol string      `json:"protocol"`
+			}
+			if json.Unmarshal([]byte(strings.TrimPrefix(key, "k:")), &k) != nil {
+				continue
+			}
+			if k.Protocol == "" {
+				k.Protocol = "TCP"
+			}
+			if np, ok := live[k.Port.String()+"/"+k.Protocol]; ok {
+				out[np] = true
+			}
+		}
+	}
+	return out
 }
 
 // requestedNodePorts reads the node ports the user set from kubectl's last-applied annotation.

@@ -82,6 +82,35 @@ spec:
   - {port: 443}`,
 		},
 		{
+			name: "a Service keeps the node ports a field manager owns (create, Helm, server-side apply) and drops allocated ones",
+			in: `
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: payments
+  managedFields:
+  - manager: helm
+    operation: Update
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {"f:type": {}, "f:ports": {".": {}, "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}, "f:nodePort": {}}, "k:{\"port\":443,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}}}}}
+spec:
+  type: NodePort
+  clusterIP: 10.0.0.7
+  ports:
+  - {port: 80, protocol: TCP, nodePort: 30080}
+  - {port: 443, protocol: TCP, nodePort: 31443}`,
+			want: `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: payments}
+spec:
+  type: NodePort
+  ports:
+  - {port: 80, protocol: TCP, nodePort: 30080}
+  - {port: 443, protocol: TCP}`,
+		},
+		{
 			name: "a headless Service keeps clusterIP None",
 			in: `
 apiVersion: v1
