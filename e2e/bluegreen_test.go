@@ -172,6 +172,14 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	if s.demo {
 		return // hack/demo.sh leaves the clusters running (DEMO_CLEANUP=1 removes them)
 	}
+	var slots []string
+	for _, c := range []string{"blue", "green"} {
+		rec, err := ws.Cluster(c)
+		if err != nil || rec.Details["networkSlot"] == "" {
+			t.Fatalf("cluster %s records no network slot of its real nodes (%v): %v", c, err, rec.Details)
+		}
+		slots = append(slots, rec.Details["networkSlot"])
+	}
 	s.say("Clean-up: phoenix delete cluster blue green")
 	for _, c := range []string{"blue", "green"} {
 		s.must(2*time.Minute, "delete", "cluster", c)
@@ -179,10 +187,12 @@ func TestBlueGreenUpgradeOfPayments(t *testing.T) {
 	if left := processesMentioning(s.ws); len(left) > 0 {
 		t.Errorf("processes left after delete: %v", left)
 	}
-	// The nodes' network namespaces and run directories go with their clusters.
-	for _, pattern := range []string{"/run/netns/phx*", "/run/phoenix/*"} {
-		if left, _ := filepath.Glob(pattern); len(left) > 0 {
-			t.Errorf("left after delete: %v", left)
+	// The nodes' network namespaces, bridges and run directories go with their clusters.
+	for _, slot := range slots {
+		for _, pattern := range []string{"/run/netns/phx" + slot + "-*", "/run/phoenix/" + slot, "/sys/class/net/phxbr" + slot} {
+			if left, _ := filepath.Glob(pattern); len(left) > 0 {
+				t.Errorf("left after delete: %v", left)
+			}
 		}
 	}
 }
