@@ -3,15 +3,15 @@
 # sample "payments" app from Kubernetes v1.24.17 (blue) to v1.37.2 (green).
 #
 #   provision blue and green (local provider: real etcd, kube-apiserver, controller-manager
-#   and scheduler processes; kwok nodes) -> deploy payments on blue through removed API
-#   versions -> HAProxy in front (real haproxy; Go stand-ins for each cluster's ingress,
-#   since kwok pods run no containers) -> assess -> migrate -> verify -> cutover 10/50/100
-#   under load -> rollback -> cutover again
+#   and scheduler processes; 2 real nodes each: containerd, kubelet, kube-proxy in a network
+#   namespace) -> deploy payments on blue through removed API versions (its pods run the
+#   payments image phoenix builds) -> HAProxy in front, routing to each cluster's NodePort
+#   -> assess -> migrate -> verify -> cutover 10/50/100 under load -> rollback -> cutover again
 #
 # It runs the same scenario as `make test` (e2e/bluegreen_test.go) in demo mode: the
 # workspace is $PHOENIX_HOME (default _output/demo-workspace), every phoenix report is
-# printed as it comes, and the clusters keep running at the end. HAProxy, the load and the
-# ingress stand-ins stop with the scenario. DEMO_CLEANUP=1 removes the clusters at the end.
+# printed as it comes, and the clusters keep running at the end. HAProxy and the load stop
+# with the scenario. DEMO_CLEANUP=1 removes the clusters at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
@@ -22,11 +22,16 @@ export PHOENIX_HOME="${PHOENIX_HOME:-$DEFAULT_HOME}"
 step() { printf '\n==> %s\n' "$*"; }
 
 missing=()
-for p in etcd:etcd-server haproxy:haproxy; do
-  command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
+for p in etcd:etcd-server haproxy:haproxy containerd:containerd runc:runc socat:socat iptables:iptables nsenter:util-linux; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
 done
+[[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || missing+=(containernetworking-plugins)
 if ((${#missing[@]})); then
   echo "The demo needs ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "The demo's real nodes need root (network namespaces, mounts, cgroups): run it with sudo" >&2
   exit 1
 fi
 [[ -x "$PHOENIX" ]] || { echo "bin/phoenix is missing: run 'make demo' (it builds it) or 'make build'" >&2; exit 1; }
@@ -84,6 +89,9 @@ The clusters keep running. Inspect them with:
   kubectl --kubeconfig $KB -n payments get deploy,svc,cronjobs,pdb,hpa,ingress,pvc,ledgers
   kubectl --kubeconfig $KG -n payments get deploy,svc,cronjobs,pdb,hpa,ingress,pvc,ledgers
   kubectl --kubeconfig $KG get namespace payments --show-labels      # PSP -> Pod Security Admission
+  kubectl --kubeconfig $KG -n payments get pods -o wide               # real pods on green's real nodes
+  kubectl --kubeconfig $KG -n payments logs deploy/payments-api
+(kubectl of each version is in ~/.cache/phoenix/k8s/VERSION/kubectl)
 Remove them with:
   PHOENIX_HOME=$PHOENIX_HOME bin/phoenix delete cluster blue
   PHOENIX_HOME=$PHOENIX_HOME bin/phoenix delete cluster green

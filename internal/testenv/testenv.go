@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,9 +212,13 @@ func StartReal(t testing.TB, version string, nodes int) *Env {
 	return startFresh(t, v, nodes, local.RuntimeContainerd)
 }
 
-// PreflightRealNodes skips (or fails) when real nodes cannot run here.
+// PreflightRealNodes skips (or fails) when real nodes cannot run here. It also takes the
+// machine-wide real-node lock for the rest of the test: tests of several packages that run
+// real nodes (go test runs packages in parallel) take turns, so that each can count what
+// it leaves on the host, and two sets of kubelets do not share two cores.
 func PreflightRealNodes(t testing.TB, v kube.Version) {
 	t.Helper()
+	lockRealNodes(t)
 	if _, _, err := local.ChooseNodeRuntime(local.RuntimeContainerd); err != nil {
 		SkipOrFail(t, "%v", err)
 	}
@@ -223,6 +228,43 @@ func PreflightRealNodes(t testing.TB, v kube.Version) {
 			SkipOrFail(t, "Kubernetes %s node binaries not in %s: run `make test-binaries` (hack/build-k8s.sh %s)", v, dir, v)
 		}
 	}
+}
+
+var realNodeLock struct {
+	sync.Mutex
+	held int
+	f    *os.File
+}
+
+// lockRealNodes holds an flock on a file in the cache directory until the test ends
+// (re-entrant within one test binary).
+func lockRealNodes(t testing.TB) {
+	t.Helper()
+	realNodeLock.Lock()
+	defer realNodeLock.Unlock()
+	if realNodeLock.held == 0 {
+		if err := os.MkdirAll(local.CacheDir(), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(local.CacheDir(), "real-nodes.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		realNodeLock.f = f
+	}
+	realNodeLock.held++
+	t.Cleanup(func() {
+		realNodeLock.Lock()
+		defer realNodeLock.Unlock()
+		if realNodeLock.held--; realNodeLock.held == 0 {
+			realNodeLock.f.Close() // releases the flock
+			realNodeLock.f = nil
+		}
+	})
 }
 
 func startFresh(t testing.TB, v kube.Version, nodes int, runtime string) *Env {

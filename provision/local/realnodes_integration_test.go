@@ -71,6 +71,13 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 			cs := kubernetes.NewForConfigOrDie(cfg)
 			nodeIPs := readyNodeIPs(t, cs, 2, v.String())
 			nodePort := deployPayments(t, cs)
+			// The count must see a running cluster, or its "nothing left" means nothing.
+			during := hostFootprint(t)
+			for _, k := range []string{"network namespaces", "links", "routes", "containerd shims", "processes naming /run/phoenix", "mounts", "cgroups", "run directories"} {
+				if during[k] == before[k] {
+					t.Errorf("with the cluster running, %s is what it was before: %s", k, during[k])
+				}
+			}
 			served := map[string]bool{}
 			for i := 0; i < 40 && len(served) < 2; i++ {
 				body := get(t, fmt.Sprintf("http://%s:%d/", nodeIPs[i%len(nodeIPs)], nodePort))
@@ -271,49 +278,51 @@ func portForward(t *testing.T, kubectl, kubeconfig string) {
 	}
 }
 
-// hostFootprint counts what a cluster of real nodes puts on the host: processes of
-// phoenix's run directory, mounts, network namespaces, links, iptables rules and cgroups.
+// hostFootprint counts what clusters of real nodes put on the host: phoenix's processes
+// and containerd shims, mounts below /run/phoenix and /run/netns, network namespaces,
+// phoenix's links, routes, the host's iptables rules, containers' cgroups and the CNI
+// plugins' cache. Real-node tests hold testenv's real-node lock, so no other test changes
+// these while one counts.
 func hostFootprint(t *testing.T) map[string]string {
 	t.Helper()
-	count := func(name string, args ...string) string {
+	lines := func(name string, keep func(string) bool, args ...string) string {
 		out, err := exec.Command(name, args...).Output()
 		if err != nil {
 			t.Fatalf("%s %v: %v", name, args, err)
 		}
-		var lines []string
+		var ls []string
 		for _, l := range strings.Split(string(out), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				lines = append(lines, l)
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") && keep(l) {
+				ls = append(ls, l)
 			}
 		}
-		return fmt.Sprintf("%d %s", len(lines), short(lines))
+		return fmt.Sprintf("%d %s", len(ls), short(ls))
 	}
+	all := func(string) bool { return true }
 	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mounts []string
 	for _, l := range strings.Split(strings.TrimSpace(string(mountinfo)), "\n") {
-		if f := strings.Fields(l); len(f) > 4 {
+		if f := strings.Fields(l); len(f) > 4 && (strings.HasPrefix(f[4], "/run/phoenix") || strings.HasPrefix(f[4], "/run/netns") || strings.HasPrefix(f[4], "/var/run/netns")) {
 			mounts = append(mounts, f[4])
 		}
 	}
-	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io")
-	containerCgroups, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io/*/")
-	cniCache, _ := filepath.Glob("/var/lib/cni/results/*")
-	netns, _ := filepath.Glob("/run/netns/*")
-	runDirs, _ := filepath.Glob("/run/phoenix/*")
+	glob := func(p string) string { m, _ := filepath.Glob(p); return fmt.Sprint(m) }
+	// iptables-save prints packet counters in chain lines: drop them.
+	rules := func(l string) bool { return !strings.HasPrefix(l, ":") }
 	return map[string]string{
-		"processes of /run/phoenix":                 fmt.Sprint(mentioning("/run/phoenix/")),
-		"processes of containerd shims or kubelets": fmt.Sprint(mentioning("containerd-shim"), mentioning("kubelet")),
-		"mounts":             fmt.Sprintf("%d %s", len(mounts), short(mounts)),
-		"network namespaces": fmt.Sprint(netns),
-		"links":              count("ip", "-o", "link", "show"),
-		"iptables rules":     count("iptables-save"),
-		"routes":             count("ip", "route", "show"),
-		"cgroups":            fmt.Sprint(cgroups, containerCgroups),
-		"CNI result cache":   fmt.Sprint(cniCache),
-		"run directories":    fmt.Sprint(runDirs),
+		"processes naming /run/phoenix": fmt.Sprint(mentioning("/run/phoenix/")),
+		"containerd shims":              fmt.Sprint(mentioning("containerd-shim")),
+		"mounts":                        fmt.Sprintf("%d %s", len(mounts), short(mounts)),
+		"network namespaces":            glob("/run/netns/*"),
+		"links":                         lines("ip", func(l string) bool { return strings.Contains(l, "phx") }, "-o", "link", "show"),
+		"routes":                        lines("ip", all, "route", "show"),
+		"iptables rules":                lines("iptables-save", rules),
+		"cgroups":                       glob("/sys/fs/cgroup/*/k8s.io") + glob("/sys/fs/cgroup/*/k8s.io/*/"),
+		"CNI result cache":              glob("/var/lib/cni/results/*"),
+		"run directories":               glob("/run/phoenix/*"),
 	}
 }
 
