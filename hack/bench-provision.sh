@@ -23,13 +23,13 @@ for v in "${VERSIONS[@]}"; do
   echo "== $v: provision + delete, $NODES nodes, real (containerd) vs kwok"
   real="$out/real-$v.log" kwok="$out/kwok-$v.log"
   if command -v farm-bench >/dev/null; then
-    farm-bench -n "$RUNS" --timeout 1800 -- sh -c "$(one containerd "$v" "$real")" --vs "sh -c '$(one kwok "$v" "$kwok")'"
+    farm-bench -n "$RUNS" --timeout 1800 --vs "sh -c '$(one kwok "$v" "$kwok")'" -- sh -c "$(one containerd "$v" "$real")"
   else
     for i in $(seq "$RUNS"); do sh -c "$(one containerd "$v" "$real")"; sh -c "$(one kwok "$v" "$kwok")"; done
   fi
   for rt in real kwok; do
     f="$out/$rt-$v.log"
     printf '  provision alone as phoenix reports it, %s: ' "$rt"
-    grep -o 'Ready (local, [0-9.]*s)' "$f" | grep -o '[0-9.]*s' | tr '\n' ' '; echo
+    { grep -o 'Ready (local, [0-9.]*s)' "$f" 2>/dev/null || true; } | grep -o '[0-9.]*s' | tr '\n' ' ' || true; echo
   done
 done

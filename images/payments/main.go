@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,9 +24,10 @@ func main() {
 	worker := flag.Bool("worker", os.Getenv("MODE") == "worker", "run the background worker instead of the HTTP API")
 	once := flag.Bool("once", false, "with -worker: log one line and exit")
 	get := flag.String("get", "", "fetch this URL, print the body and exit (a client for kubectl exec: the image has no shell)")
+	inCluster := flag.Bool("in-cluster", false, "with -get: authenticate with the pod's service account token and trust its CA (for the apiserver)")
 	flag.Parse()
 	if *get != "" {
-		if err := fetch(os.Stdout, *get); err != nil {
+		if err := fetch(os.Stdout, *get, *inCluster); err != nil {
 			fmt.Fprintf(os.Stderr, "payments -get: %v\n", err)
 			os.Exit(1)
 		}
@@ -126,10 +130,34 @@ func newHandler(node, pod string, draining *atomic.Bool) http.Handler {
 	return mux
 }
 
-// fetch GETs url and copies a 200 answer's body to w.
-func fetch(w io.Writer, url string) error {
+// serviceAccountDir is where the kubelet mounts a pod's service account credentials.
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// fetch GETs url and copies a 200 answer's body to w; inCluster adds the pod's service
+// account token and trusts the cluster CA, as an in-cluster client does.
+func fetch(w io.Writer, url string, inCluster bool) error {
 	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if inCluster {
+		token, err := os.ReadFile(serviceAccountDir + "/token")
+		if err != nil {
+			return err
+		}
+		ca, err := os.ReadFile(serviceAccountDir + "/ca.crt")
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return fmt.Errorf("no certificate in %s/ca.crt", serviceAccountDir)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,10 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 			if out := run("exec", "deployment/payments-api", "--", "/payments", "-get", "http://"+svc.Spec.ClusterIP+"/"); !strings.HasPrefix(out, "payments-api ") {
 				t.Errorf("kubectl exec, GET of the ClusterIP from inside a pod: %q", out)
 			}
+			// Pods reach the apiserver through the kubernetes Service (the nodes' relays).
+			if out := run("exec", "deployment/payments-api", "--", "/payments", "-in-cluster", "-get", "https://10.96.0.1/version"); !strings.Contains(out, `"gitVersion": "`+version+`"`) {
+				t.Errorf("kubectl exec, GET of the apiserver's /version from inside a pod: %q", out)
+			}
 			portForward(t, kubectl, kcPath)
 
 			if err := p.Delete(ctx, c); err != nil {

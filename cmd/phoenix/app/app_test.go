@@ -60,6 +60,8 @@ func TestBadInputGetsOneClearErrorAndExitCode(t *testing.T) {
 		{"bad cluster name", []string{"provision", "--version", "v1.37.2", "--name", "Green_1"}, ExitUsage, "invalid cluster name"},
 		{"unknown provider", []string{"provision", "--version", "v1.37.2", "--provider", "vagrant"}, ExitError, "unknown provider"},
 		{"unknown flag", []string{"provision", "--versoin", "v1"}, ExitUsage, "unknown flag"},
+		{"unknown node runtime", []string{"provision", "--version", "v1.37.2", "--node-runtime", "docker"}, ExitUsage, "use containerd (real nodes) or kwok"},
+		{"node runtime for kind", []string{"provision", "--version", "v1.37.2", "--provider", "kind", "--node-runtime", "kwok"}, ExitUsage, "--node-runtime is for the local provider"},
 		{"kubeconfig that does not parse", []string{"clusters", "add", "blue", "--kubeconfig", bad}, ExitError, "does not parse"},
 		{"context that does not exist", []string{"clusters", "add", "blue", "--kubeconfig", good, "--context", "nope"}, ExitError, `context "nope" does not exist`},
 		{"unknown cluster", []string{"kubeconfig", "nope"}, ExitError, "not found"},

@@ -10,6 +10,7 @@ import (
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
 	"github.com/phoenix-upgrade/phoenix/provision/kubeadm"
+	"github.com/phoenix-upgrade/phoenix/provision/local"
 	"github.com/phoenix-upgrade/phoenix/state"
 )
 
@@ -69,6 +70,14 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			if err != nil {
 				return err
 			}
+			switch f.runtime {
+			case "", local.RuntimeContainerd, local.RuntimeKwok:
+			default:
+				return usageError("unknown --node-runtime %q: use containerd (real nodes) or kwok (simulated nodes)", f.runtime)
+			}
+			if f.runtime != "" && f.provider != local.Name && f.provider != provision.Auto {
+				return usageError("--node-runtime is for the local provider; %s clusters bring their own nodes", f.provider)
+			}
 			if f.provider == kubeadm.Name && f.kubeadm.Inventory == "" {
 				return usageError("--provider kubeadm needs --inventory hosts.yaml (see docs/upgrade.md for its format)")
 			}
@@ -79,6 +88,9 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			}
 			if why != "" {
 				g.Progress("Provider %s %s", p.Name(), why)
+			}
+			if f.runtime != "" && p.Name() != local.Name {
+				return usageError("--node-runtime is for the local provider; %s clusters bring their own nodes", p.Name())
 			}
 			g.Progress("Creating cluster %s (%s, %s, %d nodes) ...", f.name, p.Name(), v, f.nodes)
 			start := time.Now()
