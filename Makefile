@@ -5,7 +5,7 @@ BIN := bin/phoenix
 TEST_K8S_VERSIONS ?= v1.24.17 v1.37.2
 PKG := ./...
 
-.PHONY: all build test unit integration test-binaries lint bench demo clean
+.PHONY: all build test unit integration test-binaries lint bench demo gen-knowledge clean
 
 all: build
 
@@ -30,6 +30,9 @@ bench: build test-binaries ## benchmarks; numbers go to docs/benchmarks.md
 
 demo: build test-binaries ## the whole blue-green upgrade of the sample payments app, v1.24.17 -> v1.37.2
 	hack/demo.sh
+
+gen-knowledge: ## regenerate assess/data/generated.json and the gate counts in docs/assess.md from the Kubernetes source (module cache; ~15 min cold)
+	$(GO) run ./hack/gen-knowledge
 
 clean:
 	rm -rf bin

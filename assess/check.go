@@ -192,8 +192,8 @@ func (c *checker) gateFindings(gates map[string]any, component, where string) []
 		if g, ok := c.kb.LookupGate(n); ok {
 			version, source = g.RemovedIn, g.Source
 		}
-		// A pitfall that reports a gate earlier than the removed-gates table wins.
-		if p, ok := c.kb.Pitfall("removed-gate-" + kebab(n)); ok && (version == "" || versionLess(p.Since, version)) {
+		// A seed pitfall about the gate at (or before) its removal release wins: it says what broke.
+		if p, ok := c.kb.Pitfall("removed-gate-" + kebab(n)); ok && (version == "" || !versionLess(version, p.Since)) {
 			version, source, extra = p.Since, p.Source, " ("+p.Title+")"
 		}
 		if version == "" || !c.w.applies(version) {

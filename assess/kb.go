@@ -11,7 +11,7 @@ import (
 	"github.com/phoenix-upgrade/phoenix/kube"
 )
 
-//go:embed data/*.yaml
+//go:embed data/*.yaml data/*.json
 var dataFS embed.FS
 
 // APIRemoval is one API version of one kind that a release stops serving.
@@ -26,12 +26,17 @@ type APIRemoval struct {
 	Source         string `json:"source"`
 }
 
-// FeatureGate is a feature gate that components stop recognising at RemovedIn.
+// FeatureGate is a feature gate that components stop recognising at RemovedIn, or that
+// refuses any value but Default from LockedIn on. Kubeadm marks kubeadm's own gates
+// (kubeadm --feature-gates, ClusterConfiguration featureGates), not the components'.
 type FeatureGate struct {
 	Name      string `json:"name"`
 	Stage     string `json:"stage"`
 	LastIn    string `json:"lastIn"`
-	RemovedIn string `json:"removedIn"`
+	RemovedIn string `json:"removedIn,omitempty"`
+	LockedIn  string `json:"lockedIn,omitempty"`
+	Default   bool   `json:"default,omitempty"`
+	Kubeadm   bool   `json:"kubeadm,omitempty"`
 	Notes     string `json:"notes,omitempty"`
 	Source    string `json:"source"`
 }
@@ -80,8 +85,16 @@ type KnowledgeBase struct {
 	KubeadmAPIs  []KubeadmAPI  `json:"kubeadmAPIVersions"`
 	Pitfalls     []Pitfall     `json:"pitfalls"`
 
-	byGVK  map[string]APIRemoval
-	byGate map[string]FeatureGate
+	// Generated is the extract of the Kubernetes source (data/generated.json) the gates and
+	// flags above are derived from.
+	Generated *Generated `json:"-"`
+	// Disagreements lists where a hand-written gate or flag entry disagrees with the
+	// generated data (the generated data wins); tests and reviews read it.
+	Disagreements []string `json:"-"`
+
+	byGVK         map[string]APIRemoval
+	byGate        map[string]FeatureGate
+	byKubeadmGate map[string]FeatureGate
 }
 
 type apisFile struct {
@@ -94,7 +107,7 @@ type apisFile struct {
 // Load parses the embedded knowledge base and checks every entry (versions parse, sources
 // are present, kinds are not listed twice).
 func Load() (*KnowledgeBase, error) {
-	kb := &KnowledgeBase{byGVK: map[string]APIRemoval{}, byGate: map[string]FeatureGate{}}
+	kb := &KnowledgeBase{byGVK: map[string]APIRemoval{}, byGate: map[string]FeatureGate{}, byKubeadmGate: map[string]FeatureGate{}}
 	var apis apisFile
 	if err := readData("apis.yaml", &apis); err != nil {
 		return nil, err
@@ -124,6 +137,11 @@ func Load() (*KnowledgeBase, error) {
 		}
 	}
 	kb.FeatureGates, kb.Flags, kb.KubeadmAPIs, kb.Pitfalls = gates.Gates, flags.Flags, kubeadm.Versions, pitfalls.Pitfalls
+	gen, err := LoadGenerated()
+	if err != nil {
+		return nil, err
+	}
+	kb.derive(gen)
 	if err := kb.index(); err != nil {
 		return nil, err
 	}
@@ -178,13 +196,17 @@ func (kb *KnowledgeBase) index() error {
 		}
 	}
 	for _, g := range kb.FeatureGates {
-		if err := firstErr(check("gate "+g.Name, g.RemovedIn, true), check("gate "+g.Name, g.LastIn, true)); err != nil {
+		if err := firstErr(check("gate "+g.Name, g.RemovedIn, g.LockedIn == ""), check("gate "+g.Name, g.LockedIn, false), check("gate "+g.Name, g.LastIn, true)); err != nil {
 			return err
 		}
 		if g.Source == "" {
 			return fmt.Errorf("knowledge base: gate %s has no source", g.Name)
 		}
-		kb.byGate[g.Name] = g
+		if g.Kubeadm {
+			kb.byKubeadmGate[g.Name] = g
+		} else {
+			kb.byGate[g.Name] = g
+		}
 	}
 	for _, f := range kb.Flags {
 		if err := check(f.Component+" "+f.Flag, f.Since, true); err != nil {
@@ -245,9 +267,15 @@ func (kb *KnowledgeBase) RemovedGroupVersions(to kube.Version) map[string][]stri
 	return out
 }
 
-// LookupGate returns the removal entry of a feature gate.
+// LookupGate returns the entry of a component feature gate that is removed or locked.
 func (kb *KnowledgeBase) LookupGate(name string) (FeatureGate, bool) {
 	g, ok := kb.byGate[name]
+	return g, ok
+}
+
+// LookupKubeadmGate returns the entry of a kubeadm feature gate that is removed or locked.
+func (kb *KnowledgeBase) LookupKubeadmGate(name string) (FeatureGate, bool) {
+	g, ok := kb.byKubeadmGate[name]
 	return g, ok
 }
 

@@ -92,8 +92,8 @@ func TestKnowledgeBaseEntries(t *testing.T) {
 		name         string
 		gate, remove string
 	}{
-		{"the seed's gate, per the removed-gates table", "VolumeSubpathEnvExpansion", "v1.25"},
-		{"bound service-account tokens", "BoundServiceAccountTokenVolume", "v1.24"},
+		{"the seed's gate: gone from the v1.19 source (the removed-gates table said v1.25)", "VolumeSubpathEnvExpansion", "v1.19"},
+		{"bound service-account tokens: gone from the v1.23 source", "BoundServiceAccountTokenVolume", "v1.23"},
 		{"dynamic kubelet config", "DynamicKubeletConfig", "v1.26"},
 		{"PodSecurity admission gate", "PodSecurity", "v1.28"},
 		// Per-gate pages of kubernetes/website (stable toVersion + 1, `removed: true`).

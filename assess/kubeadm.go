@@ -84,7 +84,14 @@ func (c *checker) flagFindings(component, flag, value, where string) []Finding {
 		}
 		out = append(out, c.w.place(Finding{Severity: sev, Check: "kubeadm-config", Object: component + " " + flag, Where: where,
 			Version: f.Since, Source: f.Source, Message: msg,
-			Action: fmt.Sprintf("remove %s from %s's arguments (kubeadm ClusterConfiguration extraArgs); instead: %s", flag, component, f.Replacement)}))
+			Action: fmt.Sprintf("remove %s from %s's arguments (kubeadm ClusterConfiguration extraArgs)%s", flag, component, replacement(f))}))
 	}
 	return out
+}
+
+func replacement(f Flag) string {
+	if f.Replacement == "" {
+		return ""
+	}
+	return "; instead: " + f.Replacement
 }

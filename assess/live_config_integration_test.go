@@ -110,7 +110,7 @@ func TestScanClusterConfiguration(t *testing.T) {
 	}
 	for _, w := range []wantFinding{
 		{Blocker, "feature-gates", "VolumeSubpathEnvExpansion in kube-apiserver", "v1.19", "v1.19.16"},
-		{Blocker, "feature-gates", "SupportIPVSProxyMode in kube-proxy", "v1.21", "v1.21.14"},
+		{Blocker, "feature-gates", "SupportIPVSProxyMode in kube-proxy", "v1.20", "v1.20.15"},
 		{Blocker, "kubeadm-config", "kube-apiserver --insecure-port", "v1.20", "v1.20.15"},
 		{Blocker, "coredns-corefile", "CoreDNS Corefile", "v1.16", "v1.16.15"},
 		{Action, "limitrange-kube-system", "LimitRange kube-system/floor", "v1.15", "v1.15.12"},

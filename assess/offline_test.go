@@ -59,7 +59,7 @@ func TestScanManifestsBlueGreen(t *testing.T) {
 		{Blocker, "api-removed", "rbac.authorization.k8s.io/v1beta1 ClusterRole payments-reader", "v1.22", ""},
 		{Action, "bound-sa-token", "CronJob payments/report", "v1.21", ""},
 		{Blocker, "feature-gates", "VolumeSubpathEnvExpansion in kube-apiserver", "v1.19", ""},
-		{Blocker, "feature-gates", "SupportIPVSProxyMode in KubeProxyConfiguration", "v1.21", ""},
+		{Blocker, "feature-gates", "SupportIPVSProxyMode in KubeProxyConfiguration", "v1.20", ""},
 		{Blocker, "kubeadm-config", "kube-apiserver --insecure-port", "v1.20", ""},
 		{Blocker, "kubeadm-config", "kube-apiserver --insecure-port", "v1.24", ""},
 		{Action, "kubeadm-config", "ClusterConfiguration kubeadm.k8s.io/v1beta2", "v1.27", ""},
@@ -102,7 +102,7 @@ func TestScanManifestsInPlacePlacesFindingsOnHops(t *testing.T) {
 	for _, w := range []wantFinding{
 		{Blocker, "feature-gates", "VolumeSubpathEnvExpansion in kube-apiserver", "v1.19", "v1.19.16"},
 		{Blocker, "kubeadm-config", "kube-apiserver --insecure-port", "v1.20", "v1.20.15"},
-		{Blocker, "feature-gates", "SupportIPVSProxyMode in KubeProxyConfiguration", "v1.21", "v1.21.14"},
+		{Blocker, "feature-gates", "SupportIPVSProxyMode in KubeProxyConfiguration", "v1.20", "v1.20.15"},
 		{Info, "api-removed", "batch/v1beta1 CronJob payments/report", "v1.25", ""},
 		{Info, "api-removed", "extensions/v1beta1 Ingress payments/web", "v1.22", ""},
 		{Action, "bound-sa-token", "CronJob payments/report", "v1.21", "v1.21.14"},
