@@ -83,11 +83,13 @@ func newWS(t *testing.T, migrated, verified bool) *state.Workspace {
 	return ws
 }
 
+// opts is a fast plan; without gates it says NoGates (the refusal of a cutover without
+// gates has its own test).
 func opts(ws *state.Workspace, r Router, gates ...Gate) Options {
 	g := DefaultGates()
 	g.GateInterval = Duration(time.Millisecond)
 	return Options{
-		Workspace: ws, Router: r, Gates: gates,
+		Workspace: ws, Router: r, Gates: gates, NoGates: len(gates) == 0,
 		RouterConfig: RouterConfig{Kind: RouterHAProxy, HAProxy: &HAProxyConfig{Socket: "/x", Backend: "b", BlueServer: "blue", GreenServer: "green"}},
 		Plan:         Plan{Steps: []int{10, 50, 100}, Interval: Duration(3 * time.Millisecond), Gates: g},
 	}
