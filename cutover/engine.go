@@ -39,6 +39,7 @@ type Options struct {
 	// ResumeBlue, WaitBlueReady and ReadyTimeout are used by an automatic rollback (see
 	// RollbackOptions).
 	ResumeBlue    func(ctx context.Context, namespaces []string) error
+	ResumeGreen   func(ctx context.Context, namespaces []string) error
 	WaitBlueReady func(ctx context.Context, namespaces []string) error
 	ReadyTimeout  time.Duration
 	// Notify, when set, is called synchronously at every step boundary (tests use it to
@@ -389,7 +390,7 @@ func autoRollback(ctx context.Context, o Options, reason string) (*Result, error
 	o.Log.Warn("gate failed, rolling back", "reason", reason)
 	res, err := rollback(context.WithoutCancel(ctx), RollbackOptions{
 		Workspace: o.Workspace, Router: o.Router, Workloads: o.Workloads, Reason: "automatic: " + reason, Log: o.Log,
-		ResumeBlue: o.ResumeBlue, WaitBlueReady: o.WaitBlueReady, ReadyTimeout: o.ReadyTimeout,
+		ResumeBlue: o.ResumeBlue, ResumeGreen: o.ResumeGreen, WaitBlueReady: o.WaitBlueReady, ReadyTimeout: o.ReadyTimeout,
 	}, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s; the automatic rollback failed too: %w", reason, err)

@@ -322,8 +322,14 @@ func drainBlue(ctx context.Context, o Options) error {
 
 // ResumeScaledFunc is a RollbackOptions.ResumeBlue over blue's clientset.
 func ResumeScaledFunc(blue kubernetes.Interface) func(ctx context.Context, namespaces []string) error {
+	return ResumeScaledOn("blue", blue)
+}
+
+// ResumeScaledOn is a RollbackOptions.ResumeBlue or ResumeGreen over a cluster's
+// clientset.
+func ResumeScaledOn(cluster string, c kubernetes.Interface) func(ctx context.Context, namespaces []string) error {
 	return func(ctx context.Context, namespaces []string) error {
-		_, err := ResumeScaled(ctx, blue, ScaleOptions{Cluster: "blue", Namespaces: namespaces})
+		_, err := ResumeScaled(ctx, c, ScaleOptions{Cluster: cluster, Namespaces: namespaces})
 		return err
 	}
 }

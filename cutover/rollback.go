@@ -34,6 +34,10 @@ type RollbackOptions struct {
 	// ReadyTimeout. Traffic moves back only once it returned nil, unless Force. nil skips
 	// the wait (with a notice).
 	WaitBlueReady func(ctx context.Context, namespaces []string) error
+	// ResumeGreen gives green's claim users a final delta stopped their replicas back, once
+	// traffic is at blue (a rollback in the middle of a delta leaves them at zero
+	// otherwise). nil leaves them, with a notice.
+	ResumeGreen func(ctx context.Context, namespaces []string) error
 	// ReadyTimeout bounds WaitBlueReady (default DefaultReadyTimeout).
 	ReadyTimeout time.Duration
 	// Force moves traffic to blue even when blue could not be restored or is not ready.
@@ -76,7 +80,8 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, e
 	if err != nil {
 		return nil, fmt.Errorf("reading weights from %s: %w", o.Router.Describe(), err)
 	}
-	if !auto && before.Green == 0 && len(st.Workloads) == 0 && !st.blueStopped() && (st.Phase == PhaseRolledBack || st.Phase == PhaseCompleted) {
+	greenStopped := st.FinalDelta != nil && len(st.FinalDelta.ScaledGreen) > 0 && !st.FinalDelta.GreenResumed
+	if !auto && before.Green == 0 && len(st.Workloads) == 0 && !st.blueStopped() && !greenStopped && (st.Phase == PhaseRolledBack || st.Phase == PhaseCompleted) {
 		return nil, fmt.Errorf("%w: traffic is already at blue 100%% (cutover %s, last change %s)", ErrNothingToRollBack, st.Phase, st.Updated.Format(time.RFC3339))
 	}
 	reason := o.Reason
@@ -142,6 +147,22 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, e
 		return nil, err
 	}
 	o.Log.Info("rolled back", "weights", after.String(), "took", took)
+	if f := st.FinalDelta; f != nil && len(f.ScaledGreen) > 0 && !f.GreenResumed {
+		switch {
+		case o.ResumeGreen == nil:
+			reason += "; green's claim users stopped by the final delta were left at zero (no green cluster registered)"
+		default:
+			if err := o.ResumeGreen(ctx, f.Namespaces); err != nil {
+				return nil, fmt.Errorf("traffic is back at blue 100%% but giving green's workloads their replicas back failed: %w (run `phoenix rollback` again)", err)
+			}
+			if err := recordFinalDelta(o.Workspace, "green's replicas restored after the rollback", func(r *FinalDeltaRecord) { r.GreenResumed = true }); err != nil {
+				return nil, err
+			}
+			if st, err = LoadState(o.Workspace); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if len(st.Workloads) == 0 {
 		return &Result{Outcome: OutcomeRolledBack, Reason: reason, Weights: after, State: st}, nil
 	}

@@ -116,7 +116,7 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 			res, err := cutover.Run(cmd.Context(), cutover.Options{
 				Workspace: ws, Router: router, RouterConfig: rc, Plan: plan, Workloads: wl,
 				Gates: openGates(plan.Gates, router, rc), Force: f.force, NoGates: f.noGates, MaxVerifyAge: f.maxAge, Log: g.Logger(),
-				FinalDelta: finalDelta, ResumeBlue: resumeBlue(ws), WaitBlueReady: waitBlueReady(ws),
+				FinalDelta: finalDelta, ResumeBlue: resumeBlue(ws), ResumeGreen: resumeGreen(ws), WaitBlueReady: waitBlueReady(ws),
 				Notify: func(n cutover.Notice) {
 					if n.Kind == "step-set" {
 						g.Progress("Step %d%%: %s", n.Step, n.Weights)
@@ -274,7 +274,7 @@ rollback fails (rerun it once blue is fixed, or --force to move traffic anyway).
 				return err
 			}
 			res, err := cutover.Rollback(cmd.Context(), cutover.RollbackOptions{Workspace: ws, Router: router, Workloads: wl, Reason: f.reason, Log: g.Logger(),
-				ResumeBlue: resumeBlue(ws), WaitBlueReady: waitBlueReady(ws), ReadyTimeout: f.readyTimeout, Force: f.force})
+				ResumeBlue: resumeBlue(ws), ResumeGreen: resumeGreen(ws), WaitBlueReady: waitBlueReady(ws), ReadyTimeout: f.readyTimeout, Force: f.force})
 			if err != nil {
 				return err
 			}

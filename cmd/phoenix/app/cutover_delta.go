@@ -76,6 +76,20 @@ func waitBlueReady(ws *state.Workspace) func(context.Context, []string) error {
 	return cutover.WaitReadyFunc(blue, time.Second)
 }
 
+// resumeGreen returns what gives green's claim users their replicas back after a rollback
+// interrupted a final delta, or nil when no green cluster is registered.
+func resumeGreen(ws *state.Workspace) func(context.Context, []string) error {
+	cfg, err := roleConfig(ws, state.RoleGreen)
+	if err != nil {
+		return nil
+	}
+	green, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	return cutover.ResumeScaledOn("green", green)
+}
+
 // resumeBlue returns what gives blue's writers their replicas back after a final delta,
 // or nil when no blue cluster is registered.
 func resumeBlue(ws *state.Workspace) func(context.Context, []string) error {
