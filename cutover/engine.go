@@ -148,10 +148,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			s.record(Event{Time: now, Kind: EventResume, Effective: &current, Detail: detail})
 		} else {
 			var hist []Event
+			var swapped []WorkloadChange
 			if s != nil {
-				hist = s.History
+				// A CronJob swap no rollback reversed (no clusters then) stays on record.
+				hist, swapped = s.History, s.Workloads
 			}
-			s = &State{Started: now, History: hist}
+			s = &State{Started: now, History: hist, Workloads: swapped}
 			if latest != nil {
 				s.Migration, s.Namespaces = latest.ID, latest.Namespaces
 			}

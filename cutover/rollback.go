@@ -139,7 +139,9 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, e
 			detail += fmt.Sprintf("; clients may keep green's answer for up to %s", b)
 		}
 		detail += ")"
-		s.Phase, s.Reason, s.Weights, s.Pending = PhaseRolledBack, reason, after, nil
+		// The phase stays RollingBack until green's workloads and the CronJob swap are
+		// handed back too: a rollback killed in between is finished by the next one.
+		s.Reason, s.Weights, s.Pending = reason, after, nil
 		s.record(Event{Kind: EventRollback, Requested: &AllBlue, Effective: &after, Detail: detail})
 		return save()
 	})
@@ -164,13 +166,13 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, e
 		}
 	}
 	if len(st.Workloads) == 0 {
-		return &Result{Outcome: OutcomeRolledBack, Reason: reason, Weights: after, State: st}, nil
+		return rolledBack(o, reason, after)
 	}
 	if o.Workloads == nil {
-		return &Result{Outcome: OutcomeRolledBack, Reason: reason + "; CronJobs and Jobs not swapped back (no clusters): run `phoenix rollback` again with blue and green registered", Weights: after, State: st}, nil
+		return rolledBack(o, reason+"; CronJobs and Jobs not swapped back (no clusters): run `phoenix rollback` again with blue and green registered", after)
 	}
 	revertErr := o.Workloads.Revert(ctx, st.Workloads)
-	st, err = updateState(o.Workspace, func(s *State) (*State, error) {
+	_, err = updateState(o.Workspace, func(s *State) (*State, error) {
 		if revertErr != nil {
 			s.record(Event{Kind: EventJobs, Detail: "reverting the CronJob/Job swap failed: " + revertErr.Error()})
 			return s, nil
@@ -184,6 +186,19 @@ func rollback(ctx context.Context, o RollbackOptions, auto bool) (res *Result, e
 	}
 	if revertErr != nil {
 		return nil, fmt.Errorf("traffic is back at blue 100%% but reverting the CronJob/Job swap failed: %w (run `phoenix rollback` again)", revertErr)
+	}
+	return rolledBack(o, reason, after)
+}
+
+// rolledBack ends a rollback: the journal says RolledBack.
+func rolledBack(o RollbackOptions, reason string, after Weights) (*Result, error) {
+	st, err := updateState(o.Workspace, func(s *State) (*State, error) {
+		s.Phase = PhaseRolledBack
+		s.Updated = time.Now().UTC()
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Result{Outcome: OutcomeRolledBack, Reason: reason, Weights: after, State: st}, nil
 }
