@@ -99,10 +99,20 @@ type Plan struct {
 	Steps    []int       `json:"steps"`
 	Interval Duration    `json:"interval"`
 	Gates    GatesConfig `json:"gates"`
-	// FinalDelta moves the volumes once more, with blue's writers stopped, just before the
-	// last step (Options.BeforeLastStep, FinalDeltaHook).
+	// FinalDelta moves the volumes once more at the last step, once green's claim users
+	// are stopped, traffic is at green 100% and blue's in-flight requests drained
+	// (Options.FinalDelta, FinalDeltaHook).
 	FinalDelta bool `json:"finalDelta,omitempty"`
+	// DiscardGreenWrites accepts that the final delta replaces green's claims, and with
+	// them what green wrote at the steps before the last (--discard-green-writes).
+	DiscardGreenWrites bool `json:"discardGreenWrites,omitempty"`
+	// DrainTimeout bounds the wait for blue's in-flight requests after the last switch,
+	// before a final delta stops blue's writers (default DefaultDrainTimeout).
+	DrainTimeout Duration `json:"drainTimeout,omitempty"`
 }
+
+// DefaultDrainTimeout bounds the wait for blue's in-flight requests before a final delta.
+const DefaultDrainTimeout = time.Minute
 
 // GatesConfig configures the gates and the analysis of their measurements.
 type GatesConfig struct {

@@ -20,6 +20,10 @@ type memRouter struct {
 	w    Weights
 	sets []Weights
 	fail error
+	// onSet, when set, is called after each change (outside the lock); readFail fails
+	// Weights.
+	onSet    func(Weights)
+	readFail error
 }
 
 func (r *memRouter) SetWeights(_ context.Context, blue, green int) error {
@@ -34,11 +38,19 @@ func (r *memRouter) SetWeights(_ context.Context, blue, green int) error {
 	}
 	r.w = w
 	r.sets = append(r.sets, w)
+	if f := r.onSet; f != nil {
+		r.mu.Unlock()
+		f(w)
+		r.mu.Lock()
+	}
 	return nil
 }
 func (r *memRouter) Weights(context.Context) (Weights, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.readFail != nil {
+		return Weights{}, r.readFail
+	}
 	return r.w, nil
 }
 func (r *memRouter) Describe() string             { return "memory" }
@@ -83,11 +95,13 @@ func newWS(t *testing.T, migrated, verified bool) *state.Workspace {
 	return ws
 }
 
+// opts is a fast plan; without gates it says NoGates (the refusal of a cutover without
+// gates has its own test).
 func opts(ws *state.Workspace, r Router, gates ...Gate) Options {
 	g := DefaultGates()
 	g.GateInterval = Duration(time.Millisecond)
 	return Options{
-		Workspace: ws, Router: r, Gates: gates,
+		Workspace: ws, Router: r, Gates: gates, NoGates: len(gates) == 0,
 		RouterConfig: RouterConfig{Kind: RouterHAProxy, HAProxy: &HAProxyConfig{Socket: "/x", Backend: "b", BlueServer: "blue", GreenServer: "green"}},
 		Plan:         Plan{Steps: []int{10, 50, 100}, Interval: Duration(3 * time.Millisecond), Gates: g},
 	}

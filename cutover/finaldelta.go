@@ -25,16 +25,30 @@ type FinalDeltaRecord struct {
 	Restore    string    `json:"restore,omitempty"`
 	// Window is how long writes on blue were stopped (volumes.Result.Window).
 	Window Duration `json:"window"`
-	// ScaledBlue are blue's workloads scaled to zero; rollback gives them their replicas
-	// back. BlueResumed says that happened.
-	ScaledBlue  []ScaledWorkload `json:"scaledBlue,omitempty"`
-	BlueResumed bool             `json:"blueResumed,omitempty"`
-	Error       string           `json:"error,omitempty"`
+	// ScaledGreen are green's claim users scaled to zero for the delta; GreenResumed says
+	// they have their replicas back.
+	ScaledGreen  []ScaledWorkload `json:"scaledGreen,omitempty"`
+	GreenResumed bool             `json:"greenResumed,omitempty"`
+	// Switched says traffic was at the last step and blue drained before blue stopped.
+	Switched bool `json:"switched,omitempty"`
+	// BlueStopping is journaled before blue's writers are scaled to zero, ScaledBlue after:
+	// blue's workloads scaled to zero; rollback gives them their replicas back (from the
+	// annotations, so also when a crash came between the two). BlueResumed says that
+	// happened.
+	BlueStopping bool             `json:"blueStopping,omitempty"`
+	ScaledBlue   []ScaledWorkload `json:"scaledBlue,omitempty"`
+	BlueResumed  bool             `json:"blueResumed,omitempty"`
+	// Restored says the restore on green completed: a rerun must not move the data again
+	// (green serves and writes from then on).
+	Restored bool   `json:"restored,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
-// blueStopped reports whether blue's writers are scaled to zero by a final delta.
+// blueStopped reports whether blue's writers are, or may be, scaled to zero by a final
+// delta.
 func (s *State) blueStopped() bool {
-	return s.FinalDelta != nil && len(s.FinalDelta.ScaledBlue) > 0 && !s.FinalDelta.BlueResumed
+	f := s.FinalDelta
+	return f != nil && (f.BlueStopping || len(f.ScaledBlue) > 0) && !f.BlueResumed
 }
 
 // FinalDeltaFunc moves the volumes once more (volumes.FinalDelta with the options of the
@@ -54,16 +68,25 @@ type FinalDeltaOptions struct {
 	Progress     func(string)
 }
 
-// FinalDeltaHook returns an Options.BeforeLastStep that runs the final delta: green's
-// Deployments and StatefulSets mounting claims are scaled to zero (the delta replaces
-// green's claims), then Run stops writes on blue by scaling blue's Deployments and
-// StatefulSets in the namespaces to zero (their replicas kept in AnnotationScaledFrom) and
-// waiting for their pods to stop, backs up and restores; green's workloads get their
-// replicas back. On failure blue's replicas are restored too and the error carries Run's
-// (Velero's) reasons; the engine then rolls traffic back. Scaling blue is a write to blue,
-// made only here, as an explicit cutover step. The journal keeps the record, the
-// workspace the volumes.Result (volumes.SaveFinalDelta).
-func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context) error {
+// FinalDeltaHook returns an Options.FinalDelta that runs the final delta at the last step,
+// each phase journaled before and after it acts:
+//
+//  1. green's Deployments and StatefulSets mounting claims are scaled to zero (the delta
+//     replaces green's claims; nothing must write them from here on);
+//  2. switchTraffic: the last step's weights are set (blue 0%) and blue's in-flight
+//     requests drain;
+//  3. Run stops writes on blue (blue's Deployments and StatefulSets in the namespaces
+//     scaled to zero, their replicas kept in AnnotationScaledFrom, their pods gone), backs
+//     up and restores;
+//  4. the restore is journaled (Restored), then green's workloads get their replicas back.
+//
+// On failure blue's and green's replicas are restored and the error carries Run's
+// (Velero's) reasons; the engine then rolls traffic back. A rerun after a crash repeats
+// the delta from the start while the restore is not journaled (green's claim users have
+// been stopped all along, so green wrote nothing since), and only finishes step 4 after
+// it. Scaling blue is a write to blue, made only here, as an explicit cutover step. The
+// journal keeps the record, the workspace the volumes.Result (volumes.SaveFinalDelta).
+func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context, switchTraffic func(context.Context) error) error {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
@@ -73,12 +96,29 @@ func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context) error {
 	if o.Progress == nil {
 		o.Progress = func(string) {}
 	}
-	return func(ctx context.Context) error {
+	return func(ctx context.Context, switchTraffic func(context.Context) error) error {
+		blueOpts := ScaleOptions{Cluster: "blue", Namespaces: o.Namespaces}
+		greenOpts := ScaleOptions{Cluster: "green", Namespaces: o.Namespaces, OnlyWithClaims: true}
+		resumeGreen := func(ctx context.Context) error {
+			resumed, err := ResumeScaled(ctx, o.Green, greenOpts)
+			if err != nil {
+				return fmt.Errorf("giving green's workloads their replicas back: %w", err)
+			}
+			if len(resumed) > 0 {
+				o.Progress(fmt.Sprintf("green: %d workload(s) scaled back", len(resumed)))
+			}
+			return recordFinalDelta(o.Workspace, "green's replicas restored: "+describe(resumed), func(r *FinalDeltaRecord) { r.GreenResumed = true })
+		}
+		if st, err := LoadState(o.Workspace); err != nil {
+			return err
+		} else if st != nil && st.FinalDelta != nil && st.FinalDelta.Restored {
+			// A rerun after the restore: the data moved; only green's replicas may be left.
+			o.Progress("the final delta's restore is journaled: not moving the data again")
+			return resumeGreen(ctx)
+		}
 		if err := startFinalDelta(o.Workspace, o.Namespaces); err != nil {
 			return err
 		}
-		blueOpts := ScaleOptions{Cluster: "blue", Namespaces: o.Namespaces}
-		greenOpts := ScaleOptions{Cluster: "green", Namespaces: o.Namespaces, OnlyWithClaims: true}
 		blueBack := false
 		resumeBlue := func(ctx context.Context) error {
 			if blueBack {
@@ -93,13 +133,24 @@ func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context) error {
 			return markBlueResumed(o.Workspace, "blue's replicas restored: "+describe(resumed))
 		}
 		green, err := ScaleDown(ctx, o.Green, greenOpts)
+		if rerr := recordFinalDelta(o.Workspace, "green's claim users scaled to zero: "+describe(green), func(r *FinalDeltaRecord) { r.ScaledGreen = green }); err == nil {
+			err = rerr
+		}
 		if err == nil {
 			o.Progress(fmt.Sprintf("green: %d workload(s) mounting claims scaled to zero for the final delta", len(green)))
 			err = WaitPodsGone(ctx, o.Green, green, o.PollInterval)
 		}
+		if err == nil {
+			if err = switchTraffic(ctx); err == nil {
+				err = recordFinalDelta(o.Workspace, "traffic at the last step and blue drained", func(r *FinalDeltaRecord) { r.Switched = true })
+			}
+		}
 		var res *volumes.Result
 		if err == nil {
 			res, err = o.Run(ctx, func(ctx context.Context) (func(context.Context) error, error) {
+				if err := recordFinalDelta(o.Workspace, "stopping blue's writers", func(r *FinalDeltaRecord) { r.BlueStopping = true }); err != nil {
+					return nil, err
+				}
 				scaled, err := ScaleDown(ctx, o.Blue, blueOpts)
 				rerr := recordFinalDelta(o.Workspace, "blue scaled to zero: "+describe(scaled), func(r *FinalDeltaRecord) { r.ScaledBlue = scaled })
 				if err = errors.Join(err, rerr); err != nil {
@@ -109,21 +160,16 @@ func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context) error {
 				return resumeBlue, WaitPodsGone(ctx, o.Blue, scaled, o.PollInterval)
 			})
 		}
+		if res != nil {
+			if serr := volumes.SaveFinalDelta(o.Workspace, res); serr != nil {
+				o.Log.Warn("saving the final delta result", "err", serr)
+			}
+		}
 		if err != nil {
 			// volumes.FinalDelta resumes blue when it got as far as stopping it; this covers
 			// a failure before or during the stop. ResumeScaled is idempotent.
 			if rerr := resumeBlue(context.WithoutCancel(ctx)); rerr != nil {
 				err = fmt.Errorf("%w; giving blue's workloads their replicas back also failed: %v (run `phoenix rollback`)", err, rerr)
-			}
-		}
-		if resumed, gerr := ResumeScaled(context.WithoutCancel(ctx), o.Green, greenOpts); gerr != nil {
-			err = errors.Join(err, fmt.Errorf("giving green's workloads their replicas back: %w", gerr))
-		} else if len(resumed) > 0 {
-			o.Progress(fmt.Sprintf("green: %d workload(s) scaled back", len(resumed)))
-		}
-		if res != nil {
-			if serr := volumes.SaveFinalDelta(o.Workspace, res); serr != nil {
-				o.Log.Warn("saving the final delta result", "err", serr)
 			}
 		}
 		detail := outcome(res, err)
@@ -133,8 +179,13 @@ func FinalDeltaHook(o FinalDeltaOptions) func(ctx context.Context) error {
 			}
 			if err != nil {
 				r.Error = err.Error()
+			} else {
+				r.Restored = true
 			}
 		})
+		if gerr := resumeGreen(context.WithoutCancel(ctx)); gerr != nil {
+			err = errors.Join(err, gerr)
+		}
 		if err != nil {
 			return fmt.Errorf("final delta: %w", err)
 		}
@@ -167,49 +218,120 @@ func dashed(s string) string {
 	return s
 }
 
-// beforeLastStep runs Options.BeforeLastStep before the last step's weights are set; a
-// failure rolls traffic back to blue.
-func beforeLastStep(ctx context.Context, o Options, step int) (*Result, error) {
-	if o.BeforeLastStep == nil || len(o.Plan.Steps) == 0 || step != o.Plan.Steps[len(o.Plan.Steps)-1] {
-		return nil, nil
+// finalDeltaStep runs the last step through Options.FinalDelta, which calls back to set
+// the weights and drain blue; a failure rolls traffic back to blue. It returns the
+// weights the step left.
+func finalDeltaStep(ctx context.Context, o Options, step int) (Weights, *Result, error) {
+	st, err := LoadState(o.Workspace)
+	if err != nil {
+		return Weights{}, nil, err
 	}
-	// A resumed cutover whose traffic already reached the last step must not move the
-	// volumes again: green has taken writes since, and a delta would replace them.
-	if w, err := o.Router.Weights(ctx); err == nil && w.Green >= step {
-		o.Log.Info("traffic already at the last step: no final delta", "weights", w.String())
-		return nil, nil
+	if st.FinalDelta == nil {
+		// Traffic reached the last step without a final delta begun (the flag was added on a
+		// resume, or the router was moved by hand): green has served and written since, and
+		// a delta now would replace that. Say so, and move nothing.
+		if w, err := o.Router.Weights(ctx); err == nil && w.Green >= step {
+			o.Log.Warn("traffic already at the last step without a final delta: not moving the volumes (green's writes since would be replaced)", "weights", w.String())
+			if _, err := updateState(o.Workspace, func(s *State) (*State, error) {
+				s.record(Event{Kind: EventFinalDelta, Effective: &w, Detail: "skipped: traffic reached the last step before a final delta began; moving the volumes now would replace green's writes"})
+				return s, nil
+			}); err != nil {
+				return Weights{}, nil, err
+			}
+			eff, err := applyWeights(ctx, o, step)
+			return eff, nil, err
+		}
 	}
-	o.Log.Info("before the last step", "step", step)
-	if err := o.BeforeLastStep(ctx); err != nil {
-		return autoRollback(ctx, o, fmt.Sprintf("before step %d%%: %v", step, err))
+	var eff Weights
+	switched := false
+	err = o.FinalDelta(ctx, func(ctx context.Context) error {
+		w, err := applyWeights(ctx, o, step)
+		if err != nil {
+			return err
+		}
+		eff, switched = w, true
+		return drainBlue(ctx, o)
+	})
+	if errors.Is(err, errRolledBackElsewhere) {
+		return Weights{}, nil, err
 	}
-	return nil, checkNotRolledBack(o)
+	if err != nil {
+		where := fmt.Sprintf("before step %d%%", step)
+		if switched {
+			where = fmt.Sprintf("at step %d%%, after the switch", step)
+		}
+		res, rerr := autoRollback(ctx, o, fmt.Sprintf("%s: %v", where, err))
+		return Weights{}, res, rerr
+	}
+	if !switched {
+		// A rerun after the restore: the hook only finished; the weights are set again
+		// (a no-op when they are there).
+		if eff, err = applyWeights(ctx, o, step); err != nil {
+			return Weights{}, nil, err
+		}
+	}
+	return eff, nil, checkNotRolledBack(o)
+}
+
+// Drainer is an optional Router capability: how many requests blue is serving now.
+// Without it, a final delta waits RollbackBound (the time clients may keep blue's
+// address) after the switch.
+type Drainer interface {
+	BlueInFlight(ctx context.Context) (int, error)
+}
+
+// drainBlue waits until blue serves no request any more (blue at 0%), bounded by
+// Plan.DrainTimeout, and journals how long it took.
+func drainBlue(ctx context.Context, o Options) error {
+	limit := time.Duration(o.Plan.DrainTimeout)
+	if limit <= 0 {
+		limit = DefaultDrainTimeout
+	}
+	start := time.Now()
+	var detail string
+	if d, ok := o.Router.(Drainer); ok {
+		for {
+			n, err := d.BlueInFlight(ctx)
+			if err != nil {
+				return fmt.Errorf("reading blue's requests in flight from %s: %w", o.Router.Describe(), err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Since(start) > limit {
+				return fmt.Errorf("blue still serves %d request(s) %s after the switch (--drain-timeout %s): not stopping its writers", n, time.Since(start).Round(time.Millisecond), limit)
+			}
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		detail = fmt.Sprintf("blue's in-flight requests drained after %s", time.Since(start).Round(time.Millisecond))
+	} else {
+		wait := min(o.Router.RollbackBound(), limit)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		detail = fmt.Sprintf("waited %s for clients to leave blue (%s cannot count blue's requests)", wait, o.Router.Describe())
+	}
+	_, err := updateState(o.Workspace, func(s *State) (*State, error) {
+		s.record(Event{Kind: EventDrain, Detail: detail})
+		return s, nil
+	})
+	return err
 }
 
 // ResumeScaledFunc is a RollbackOptions.ResumeBlue over blue's clientset.
 func ResumeScaledFunc(blue kubernetes.Interface) func(ctx context.Context, namespaces []string) error {
-	return func(ctx context.Context, namespaces []string) error {
-		_, err := ResumeScaled(ctx, blue, ScaleOptions{Cluster: "blue", Namespaces: namespaces})
-		return err
-	}
+	return ResumeScaledOn("blue", blue)
 }
 
-// resumeBlueWriters gives blue's workloads their replicas back when the journal says a
-// final delta scaled them to zero. It returns a note for the rollback's reason.
-func resumeBlueWriters(ctx context.Context, o RollbackOptions, st *State) (string, error) {
-	if !st.blueStopped() {
-		return "", nil
+// ResumeScaledOn is a RollbackOptions.ResumeBlue or ResumeGreen over a cluster's
+// clientset.
+func ResumeScaledOn(cluster string, c kubernetes.Interface) func(ctx context.Context, namespaces []string) error {
+	return func(ctx context.Context, namespaces []string) error {
+		_, err := ResumeScaled(ctx, c, ScaleOptions{Cluster: cluster, Namespaces: namespaces})
+		return err
 	}
-	if o.ResumeBlue == nil {
-		return "; blue's workloads scaled to zero by the final delta were not scaled back (no blue cluster): run `phoenix rollback` again with blue registered", nil
-	}
-	if err := o.ResumeBlue(ctx, st.FinalDelta.Namespaces); err != nil {
-		return "", fmt.Errorf("giving blue's workloads their replicas back failed: %w", err)
-	}
-	if err := markBlueResumed(o.Workspace, "blue's replicas restored: "+describe(st.FinalDelta.ScaledBlue)); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("; blue's %d workload(s) scaled to zero by the final delta were given their replicas back", len(st.FinalDelta.ScaledBlue)), nil
 }
 
 // startFinalDelta starts a new final delta record in the journal.

@@ -3,19 +3,26 @@ package cutover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
 
-func TestBeforeLastStepRunsOnceJustBeforeTheLastStep(t *testing.T) {
+func TestFinalDeltaMovesDataOnlyOnceBlueIsAtZeroAndDrained(t *testing.T) {
 	t.Parallel()
 	ws := newWS(t, true, true)
 	r := &memRouter{w: AllBlue}
 	o := opts(ws, r, &scriptGate{})
+	o.Plan.DiscardGreenWrites = true
 	var at []Weights
-	o.BeforeLastStep = func(ctx context.Context) error {
+	o.FinalDelta = func(ctx context.Context, switchTraffic func(context.Context) error) error {
 		w, _ := r.Weights(ctx)
-		at = append(at, w)
+		at = append(at, w) // green's claim users stop here, while traffic is still split
+		if err := switchTraffic(ctx); err != nil {
+			return err
+		}
+		w, _ = r.Weights(ctx)
+		at = append(at, w) // blue's writers stop and the data moves here
 		return nil
 	}
 	res, err := Run(context.Background(), o)
@@ -25,8 +32,18 @@ func TestBeforeLastStepRunsOnceJustBeforeTheLastStep(t *testing.T) {
 	if res.Outcome != OutcomeCompleted {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Reason)
 	}
-	if len(at) != 1 || at[0] != (Weights{50, 50}) {
-		t.Errorf("hook ran at %v, want once at blue 50%% / green 50%% (the step before the last)", at)
+	if fmt.Sprint(at) != fmt.Sprint([]Weights{{50, 50}, {0, 100}}) {
+		t.Errorf("hook saw %v, want blue 50%% / green 50%% before the switch and blue 0%% / green 100%% when the data moves", at)
+	}
+	st, _ := LoadState(ws)
+	var kinds []string
+	for _, e := range st.History {
+		if e.Kind == EventStep || e.Kind == EventStepBegin || e.Kind == EventDrain {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if strings.Join(kinds, ",") != "step-begin,step,step-begin,step,step-begin,step,drain" {
+		t.Errorf("journal %v: want every step begun and done, and the drain after the last", kinds)
 	}
 }
 
@@ -35,7 +52,8 @@ func TestFailingBeforeLastStepRollsBackAndResumesBlue(t *testing.T) {
 	ws := newWS(t, true, true)
 	r := &memRouter{w: AllBlue}
 	o := opts(ws, r, &scriptGate{})
-	o.BeforeLastStep = func(ctx context.Context) error {
+	o.Plan.DiscardGreenWrites = true
+	o.FinalDelta = func(ctx context.Context, _ func(context.Context) error) error {
 		// what FinalDeltaHook leaves when resuming blue itself failed: blue still scaled down
 		if err := startFinalDelta(ws, []string{"payments"}); err != nil {
 			return err
@@ -79,12 +97,16 @@ func TestRollbackResumesBlueScaledByAFinalDelta(t *testing.T) {
 	r := &memRouter{w: Weights{0, 100}}
 	o := opts(ws, r)
 	o.Plan.Steps = []int{100}
-	o.BeforeLastStep = func(context.Context) error {
+	o.FinalDelta = func(ctx context.Context, switchTraffic func(context.Context) error) error {
 		if err := startFinalDelta(ws, []string{"payments"}); err != nil {
+			return err
+		}
+		if err := switchTraffic(ctx); err != nil {
 			return err
 		}
 		return recordFinalDelta(ws, "", func(f *FinalDeltaRecord) {
 			f.ScaledBlue = []ScaledWorkload{{Cluster: "blue", Kind: "StatefulSet", Namespace: "payments", Name: "db", Replicas: 2}}
+			f.Restored = true
 		})
 	}
 	r.w = AllBlue
@@ -93,11 +115,15 @@ func TestRollbackResumesBlueScaledByAFinalDelta(t *testing.T) {
 	}
 	calls := 0
 	ro := RollbackOptions{Workspace: ws, Router: r, ResumeBlue: func(context.Context, []string) error { calls++; return errors.New("apiserver down") }}
-	if _, err := Rollback(context.Background(), ro); err == nil || !strings.Contains(err.Error(), "apiserver down") {
-		t.Fatalf("Rollback with a failing resume = %v, want its error", err)
+	if _, err := Rollback(context.Background(), ro); !errors.Is(err, ErrBlueNotReady) || !strings.Contains(err.Error(), "apiserver down") {
+		t.Fatalf("Rollback with a failing resume = %v, want ErrBlueNotReady with its error", err)
 	}
-	if r.w != AllBlue {
-		t.Errorf("traffic %v: a failed resume must not hold the rollback back", r.w)
+	// Blue serves nothing (scaled to zero): the traffic stays on green, where it serves.
+	if r.w != (Weights{0, 100}) {
+		t.Errorf("traffic %v: a rollback that cannot restore blue must keep traffic at green 100%%", r.w)
+	}
+	if st, _ := LoadState(ws); st.Phase != PhaseRollingBack {
+		t.Errorf("journal phase %s, want %s until a rollback finishes", st.Phase, PhaseRollingBack)
 	}
 	// blue still scaled down: a second rollback is not "nothing to roll back"
 	ro.ResumeBlue = func(context.Context, []string) error { calls++; return nil }
@@ -117,11 +143,12 @@ func TestBeforeLastStepIsSkippedWhenTrafficAlreadyReachedTheLastStep(t *testing.
 	ws := newWS(t, true, true)
 	r := &memRouter{w: Weights{0, 100}}
 	o := opts(ws, r, &scriptGate{})
+	o.Plan.DiscardGreenWrites = true // accepted, and still nothing is discarded
 	if _, err := updateState(ws, func(*State) (*State, error) { return &State{Phase: PhaseRunning, Plan: o.Plan}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	calls := 0
-	o.BeforeLastStep = func(context.Context) error { calls++; return nil }
+	o.FinalDelta = func(context.Context, func(context.Context) error) error { calls++; return nil }
 	res, err := Run(context.Background(), o)
 	if err != nil || res.Outcome != OutcomeCompleted {
 		t.Fatalf("resumed Run = %+v, %v", res, err)

@@ -215,11 +215,25 @@ func TestFinalDeltaHookStopsBlueAroundTheDeltaAndResumesItOnFailure(t *testing.T
 	if _, err := updateState(ws, func(*State) (*State, error) { return &State{Phase: PhaseRunning}, nil }); err != nil {
 		t.Fatal(err)
 	}
-	var inside []string
+	var inside, atSwitch []string
+	runs := 0
+	switchTraffic := func(ctx context.Context) error {
+		// traffic moves to green 100% here: green's claim users stopped, blue still serving
+		for _, w := range [][3]string{{"blue", "Deployment", "api"}, {"green", "Deployment", "writer"}} {
+			c := blue
+			if w[0] == "green" {
+				c = green
+			}
+			n, _ := replicas(t, c, w[1], ns, w[2])
+			atSwitch = append(atSwitch, fmt.Sprintf("%s/%s=%d", w[0], w[2], n))
+		}
+		return nil
+	}
 	result := &volumes.Result{Stage: volumes.StageFinalDelta, Backup: "phoenix-delta-a", Restore: "phoenix-delta-b", Window: 3 * time.Second}
 	var runErr error
 	hook := FinalDeltaHook(FinalDeltaOptions{Workspace: ws, Blue: blue, Green: green, Namespaces: []string{ns}, PollInterval: 100 * time.Millisecond,
 		Run: func(ctx context.Context, stop volumes.StopWrites) (*volumes.Result, error) {
+			runs++
 			if _, err := stop(ctx); err != nil {
 				return nil, err
 			}
@@ -236,8 +250,11 @@ func TestFinalDeltaHookStopsBlueAroundTheDeltaAndResumesItOnFailure(t *testing.T
 			return result, runErr
 		}})
 
-	if err := hook(ctx); err != nil {
+	if err := hook(ctx, switchTraffic); err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.Join(atSwitch, " "); got != "blue/api=2 green/writer=0" {
+		t.Errorf("at the switch: %s; want green's claim users stopped and blue still serving", got)
 	}
 	if got := strings.Join(inside, " "); got != "blue/api=0 blue/db=0 green/writer=0 green/api=2 blue api pods=0" {
 		t.Errorf("during the delta: %s; want blue stopped, green's claim users stopped, green's api serving", got)
@@ -252,10 +269,20 @@ func TestFinalDeltaHookStopsBlueAroundTheDeltaAndResumesItOnFailure(t *testing.T
 		t.Errorf("saved final delta %+v, %v", saved, err)
 	}
 
+	// A rerun after the restore was journaled moves nothing again: green serves and writes.
+	if err := hook(ctx, switchTraffic); err != nil || runs != 1 {
+		t.Fatalf("rerun of a restored delta = %v after %d run(s); want nil after 1", err, runs)
+	}
+	wantReplicas(t, green, "Deployment", ns, "writer", 1, "")
+
 	// A second delta that fails: blue (already at zero) gets its original replicas back.
+	// (A new cutover starts without a final delta record.)
+	if _, err := updateState(ws, func(s *State) (*State, error) { s.FinalDelta = nil; return s, nil }); err != nil {
+		t.Fatal(err)
+	}
 	inside = nil
 	runErr = &volumes.VeleroError{Kind: "Backup", Name: "phoenix-delta-c", Cluster: "blue", Phase: "PartiallyFailed", Reasons: []string{"payments: volume snapshot failed"}}
-	err := hook(ctx)
+	err := hook(ctx, switchTraffic)
 	if err == nil || !strings.Contains(err.Error(), "payments: volume snapshot failed") {
 		t.Fatalf("hook = %v, want Velero's reasons", err)
 	}

@@ -16,22 +16,39 @@ const (
 	// PhaseRunning: a cutover is under way, or was interrupted (rerun to resume).
 	PhaseRunning = "Running"
 	// PhasePaused: inconclusive gates held the weights; rerun to resume.
-	PhasePaused     = "Paused"
-	PhaseCompleted  = "Completed"
-	PhaseRolledBack = "RolledBack"
+	PhasePaused    = "Paused"
+	PhaseCompleted = "Completed"
+	// PhaseRollingBack: a rollback started (a running cutover stops at its next step) and
+	// has not finished: it was interrupted, or blue was not ready and traffic was kept
+	// where it serves. `phoenix rollback` finishes it; `phoenix cutover` refuses until then.
+	PhaseRollingBack = "RollingBack"
+	PhaseRolledBack  = "RolledBack"
 )
 
 // Event kinds in a cutover's history.
 const (
-	EventStart    = "start"
-	EventResume   = "resume"
-	EventForce    = "force"
-	EventStep     = "step"
-	EventGate     = "gate"
-	EventPause    = "pause"
-	EventJobs     = "jobs"
-	EventComplete = "complete"
-	EventRollback = "rollback"
+	EventStart  = "start"
+	EventResume = "resume"
+	EventForce  = "force"
+	// EventStepBegin is journaled before a step's weights are sent to the router, EventStep
+	// after they were read back: a begin without its step is a change that may or may
+	// not have reached the router (the router's weights say which).
+	EventStepBegin = "step-begin"
+	EventStep      = "step"
+	EventGate      = "gate"
+	EventPause     = "pause"
+	EventJobsBegin = "jobs-begin"
+	EventJobs      = "jobs"
+	EventComplete  = "complete"
+	// EventRollbackBegin marks the journal RollingBack before anything moves; EventRollback
+	// records traffic back at blue; EventBlueReady how long blue took to be ready.
+	EventRollbackBegin = "rollback-begin"
+	EventBlueReady     = "blue-ready"
+	EventRollback      = "rollback"
+	// EventNoop is a rerun of a completed cutover, which changes nothing.
+	EventNoop = "noop"
+	// EventDrain is blue's in-flight requests drained after the last step (final delta).
+	EventDrain = "drain"
 )
 
 // Event is one line of a cutover's history.
@@ -51,9 +68,18 @@ type State struct {
 	Plan   Plan         `json:"plan"`
 	// Weights are the weights last read back from the router.
 	Weights Weights `json:"weights"`
+	// Pending is the side effect under way: set (journaled) before it starts, cleared
+	// after its outcome is journaled. After a crash it says what may be half done.
+	Pending *Pending `json:"pending,omitempty"`
+	// Migration and Namespaces are the migration this cutover follows (the latest when it
+	// started) and its namespaces; rollback checks blue's workloads there.
+	Migration  string   `json:"migration,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
 	// Forced lists the preflight findings --force overrode, for the record.
 	Forced []string `json:"forced,omitempty"`
-	// Workloads are the CronJobs and Jobs the last step changed; rollback reverses them.
+	// Workloads are the CronJobs and Jobs the last step changed, or is about to change
+	// (journaled before the first patch); rollback reverses them, which is a no-op for a
+	// change that was not made.
 	Workloads []WorkloadChange `json:"workloads,omitempty"`
 	// FinalDelta is the volume move before the last step (--final-delta), if any.
 	FinalDelta *FinalDeltaRecord `json:"finalDelta,omitempty"`
@@ -61,6 +87,34 @@ type State struct {
 	Started    time.Time         `json:"started"`
 	Updated    time.Time         `json:"updated"`
 	History    []Event           `json:"history"`
+}
+
+// Pending side effects.
+const (
+	PendingWeights    = "weights"
+	PendingJobs       = "jobs"
+	PendingFinalDelta = "final-delta"
+	PendingRollback   = "rollback"
+)
+
+// Pending is a side effect journaled before it starts.
+type Pending struct {
+	Kind string `json:"kind"`
+	// Requested are the weights being set (weights, rollback).
+	Requested *Weights  `json:"requested,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// since is when the pending side effect began, or def when none is pending.
+func (p *Pending) since(def time.Time) time.Time {
+	if p == nil {
+		return def
+	}
+	return p.Since
+}
+
+func (s *State) begin(kind string, w *Weights) {
+	s.Pending = &Pending{Kind: kind, Requested: w, Since: time.Now().UTC()}
 }
 
 func (s *State) record(e Event) {
@@ -109,6 +163,27 @@ func updateState(ws *state.Workspace, fn func(*State) (*State, error)) (*State, 
 	return next, nil
 }
 
+// withJournal runs fn under the journal lock with the current state (nil when there is
+// none); fn may call save, any number of times, to write the state before and after its
+// side effects (a write-ahead journal). Nothing is written unless fn saves. fn must not
+// call updateState or withJournal: the lock is not reentrant.
+func withJournal(ws *state.Workspace, fn func(s *State, save func() error) error) (*State, error) {
+	unlock, err := lockFile(ws.Path("cutover", "state.lock"), true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cur, err := LoadState(ws)
+	if err != nil {
+		return nil, err
+	}
+	err = fn(cur, func() error {
+		cur.Updated = time.Now().UTC()
+		return state.WriteJSONAtomic(StatePath(ws), cur, 0o600)
+	})
+	return cur, err
+}
+
 // errLocked is returned by lockFile when another process holds the lock and wait is false.
 var errLocked = errors.New("locked")
 
@@ -134,31 +209,6 @@ func lockFile(path string, wait bool) (func(), error) {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
-}
-
-// VerifyRecord is the outcome of the latest `phoenix verify`, which package verify
-// writes to verify/latest.json in the workspace. cutover reads only these fields:
-//
-//	{"passed": true, "time": "2026-05-01T12:00:00Z", "summary": "1204 objects at parity"}
-type VerifyRecord struct {
-	Passed  bool      `json:"passed"`
-	Time    time.Time `json:"time"`
-	Summary string    `json:"summary,omitempty"`
-}
-
-// VerifyPath is where the latest verify record lives.
-func VerifyPath(ws *state.Workspace) string { return ws.Path("verify", "latest.json") }
-
-// LoadVerify reads the latest verify record; nil, nil when verify never ran.
-func LoadVerify(ws *state.Workspace) (*VerifyRecord, error) {
-	var v VerifyRecord
-	if err := state.ReadJSON(VerifyPath(ws), &v); err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return &v, nil
 }
 
 // Migrations lists the entries under migrations/ in the workspace (migrate's journals),
@@ -195,29 +245,4 @@ func Migrations(ws *state.Workspace) ([]MigrationEntry, error) {
 type MigrationEntry struct {
 	Name     string    `json:"name"`
 	Modified time.Time `json:"modified"`
-}
-
-// Preflight returns the reasons a cutover should not start: no migration recorded, no
-// verify record, or a failed verify. All of them may be overridden with --force, which
-// records them in the journal.
-func Preflight(ws *state.Workspace) ([]string, error) {
-	var findings []string
-	migs, err := Migrations(ws)
-	if err != nil {
-		return nil, err
-	}
-	if len(migs) == 0 {
-		findings = append(findings, fmt.Sprintf("no migration recorded in %s: run `phoenix migrate` first", ws.Path("migrations")))
-	}
-	v, err := LoadVerify(ws)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case v == nil:
-		findings = append(findings, "verify has not run: run `phoenix verify` and reach parity first")
-	case !v.Passed:
-		findings = append(findings, fmt.Sprintf("the latest verify (%s) did not pass: fix the differences and run `phoenix verify` again", v.Time.Format(time.RFC3339)))
-	}
-	return findings, nil
 }

@@ -34,13 +34,16 @@ func (c WorkloadChange) String() string {
 	return fmt.Sprintf("%s %s %s/%s suspend %v -> %v", c.Cluster, c.Kind, c.Namespace, c.Name, boolOr(c.Before), c.After)
 }
 
-// Workloads swaps which cluster runs the scheduled work.
+// Workloads swaps which cluster runs the scheduled work. The engine journals Plan's
+// changes before Apply makes them, so that Revert can undo a swap a crash interrupted.
 type Workloads interface {
-	// Activate suspends blue's CronJobs and Jobs that migrate copied and then resumes
-	// green's (restoring their original suspend). It returns what it changed, also
-	// when it fails part way, so that Revert can undo it.
-	Activate(ctx context.Context) ([]WorkloadChange, error)
-	// Revert undoes changes, last first.
+	// Plan lists the changes of the swap, reading only: blue's CronJobs and Jobs that
+	// migrate copied suspended, then green's given their original suspend back. Changes
+	// already made are not listed again.
+	Plan(ctx context.Context) ([]WorkloadChange, error)
+	// Apply makes changes, in order (blue's first: nothing may run on both clusters).
+	Apply(ctx context.Context, changes []WorkloadChange) error
+	// Revert undoes changes, last first; undoing a change that was not made is a no-op.
 	Revert(ctx context.Context, changes []WorkloadChange) error
 }
 
@@ -82,8 +85,23 @@ func listCronJobs(ctx context.Context, c dynamic.Interface) ([]unstructured.Unst
 	return l.Items, nil
 }
 
-// Activate implements Workloads.
+// Activate plans the swap and applies it, returning the changes made (also when it fails
+// part way).
 func (k *KubeWorkloads) Activate(ctx context.Context) ([]WorkloadChange, error) {
+	changes, err := k.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range changes {
+		if err := k.apply(ctx, c); err != nil {
+			return changes[:i], err
+		}
+	}
+	return changes, nil
+}
+
+// Plan implements Workloads.
+func (k *KubeWorkloads) Plan(ctx context.Context) ([]WorkloadChange, error) {
 	crons, err := listCronJobs(ctx, k.Green)
 	if err != nil {
 		return nil, fmt.Errorf("listing CronJobs on green: %w", err)
@@ -101,9 +119,9 @@ func (k *KubeWorkloads) Activate(ctx context.Context) ([]WorkloadChange, error) 
 	var changes []WorkloadChange
 	// Blue first: nothing may run on both clusters at once.
 	for _, g := range green {
-		c, err := k.suspendBlue(ctx, g.GetKind(), g.GetNamespace(), g.GetName())
+		c, err := k.planBlue(ctx, g.GetKind(), g.GetNamespace(), g.GetName())
 		if err != nil {
-			return changes, err
+			return nil, err
 		}
 		if c != nil {
 			changes = append(changes, *c)
@@ -115,16 +133,31 @@ func (k *KubeWorkloads) Activate(ctx context.Context) ([]WorkloadChange, error) 
 		if boolOr(before) == want {
 			continue
 		}
-		c := WorkloadChange{Cluster: "green", APIVersion: g.GetAPIVersion(), Kind: g.GetKind(), Namespace: g.GetNamespace(), Name: g.GetName(), Before: before, After: want}
-		if err := setSuspend(ctx, k.Green, c, &want); err != nil {
-			return changes, err
-		}
-		changes = append(changes, c)
+		changes = append(changes, WorkloadChange{Cluster: "green", APIVersion: g.GetAPIVersion(), Kind: g.GetKind(), Namespace: g.GetNamespace(), Name: g.GetName(), Before: before, After: want})
 	}
 	return changes, nil
 }
 
-func (k *KubeWorkloads) suspendBlue(ctx context.Context, kind, ns, name string) (*WorkloadChange, error) {
+// Apply implements Workloads.
+func (k *KubeWorkloads) Apply(ctx context.Context, changes []WorkloadChange) error {
+	for _, c := range changes {
+		if err := k.apply(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *KubeWorkloads) apply(ctx context.Context, c WorkloadChange) error {
+	client := k.Green
+	if c.Cluster == "blue" {
+		client = k.Blue
+	}
+	after := c.After
+	return setSuspend(ctx, client, c, &after)
+}
+
+func (k *KubeWorkloads) planBlue(ctx context.Context, kind, ns, name string) (*WorkloadChange, error) {
 	var (
 		obj *unstructured.Unstructured
 		err error
@@ -147,12 +180,7 @@ func (k *KubeWorkloads) suspendBlue(ctx context.Context, kind, ns, name string) 
 	if boolOr(before) || (kind == "Job" && jobFinished(obj)) {
 		return nil, nil
 	}
-	c := WorkloadChange{Cluster: "blue", APIVersion: obj.GetAPIVersion(), Kind: kind, Namespace: ns, Name: name, Before: before, After: true}
-	t := true
-	if err := setSuspend(ctx, k.Blue, c, &t); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return &WorkloadChange{Cluster: "blue", APIVersion: obj.GetAPIVersion(), Kind: kind, Namespace: ns, Name: name, Before: before, After: true}, nil
 }
 
 // Revert implements Workloads.

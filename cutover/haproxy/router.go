@@ -219,3 +219,20 @@ func (r *Router) Stats(ctx context.Context) ([]Stat, error) {
 
 // GreenServer is the name of green's server.
 func (r *Router) GreenServer() string { return r.cfg.GreenServer }
+
+var _ cutover.Drainer = (*Router)(nil)
+
+// BlueInFlight implements cutover.Drainer: blue's server's current sessions (`scur` in
+// `show stat`), the requests it has not answered yet.
+func (r *Router) BlueInFlight(ctx context.Context) (int, error) {
+	rows, err := r.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range rows {
+		if s["svname"] == r.cfg.BlueServer {
+			return int(s.Int("scur")), nil
+		}
+	}
+	return 0, fmt.Errorf("backend %s: `show stat` lacks server %s", r.cfg.Backend, r.cfg.BlueServer)
+}

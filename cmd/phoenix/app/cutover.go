@@ -21,7 +21,11 @@ type cutoverFlags struct {
 	gateInt  time.Duration
 	probeTO  time.Duration
 	force    bool
+	noGates  bool
+	maxAge   time.Duration
 	delta    bool
+	discard  bool
+	drain    time.Duration
 	output   string
 }
 
@@ -39,7 +43,16 @@ failed gate rolls back to blue at once and exits with code 3, inconclusive gates
 (exit code 3, rerun to resume). The last step resumes green's CronJobs and Jobs and
 suspends blue's. --final-delta moves the volume data once more through Velero just before
 the last step, with blue's Deployments and StatefulSets scaled to zero; the report says
-how long writes were stopped, and a failure rolls back (blue scaled back up, exit code 3). Refuses to start without a migration and a passed verify (--force).
+how long writes were stopped, and a failure rolls back (blue scaled back up, exit code 3).
+
+Preflight: mandatory errors (no gate without --no-gates; --final-delta after split steps
+without --discard-green-writes; a verify report for a migration this workspace does not
+hold) stop the cutover whatever the flags; skippable ones (no migration, verify missing,
+failed, older than --max-verify-age, for another migration or not covering its
+namespaces) are overridden by --force, which records them.
+
+A completed cutover rerun changes nothing and says so; an interrupted one (even by
+kill -9) resumes from the journal and the router's weights.
 
 Router flags, steps and gates are stored in the workspace (cutover/state.json): an
 interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
@@ -68,7 +81,8 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 				return err
 			}
 			var storedRouter *cutover.RouterConfig
-			plan := cutover.Plan{Steps: f.steps, Interval: cutover.Duration(f.interval), Gates: f.gates, FinalDelta: f.delta}
+			plan := cutover.Plan{Steps: f.steps, Interval: cutover.Duration(f.interval), Gates: f.gates, FinalDelta: f.delta,
+				DiscardGreenWrites: f.discard, DrainTimeout: cutover.Duration(f.drain)}
 			plan.Gates.GateInterval, plan.Gates.ProbeTimeout = cutover.Duration(f.gateInt), cutover.Duration(f.probeTO)
 			if stored != nil {
 				storedRouter = &stored.Router
@@ -91,9 +105,9 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 			if err != nil {
 				return err
 			}
-			var beforeLast func(context.Context) error
-			if plan.FinalDelta {
-				if beforeLast, err = finalDeltaHook(g, ws); err != nil {
+			var finalDelta func(context.Context, func(context.Context) error) error
+			if plan.FinalDelta && (stored == nil || stored.Phase != cutover.PhaseCompleted) {
+				if finalDelta, err = finalDeltaHook(g, ws); err != nil {
 					return err
 				}
 			}
@@ -101,8 +115,8 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 			tl := startTimeline(cmd.Context(), router, timelineEvery(time.Duration(plan.Interval)))
 			res, err := cutover.Run(cmd.Context(), cutover.Options{
 				Workspace: ws, Router: router, RouterConfig: rc, Plan: plan, Workloads: wl,
-				Gates: openGates(plan.Gates, router, rc), Force: f.force, Log: g.Logger(),
-				BeforeLastStep: beforeLast, ResumeBlue: resumeBlue(ws),
+				Gates: openGates(plan.Gates, router, rc), Force: f.force, NoGates: f.noGates, MaxVerifyAge: f.maxAge, Log: g.Logger(),
+				FinalDelta: finalDelta, ResumeBlue: resumeBlue(ws), ResumeGreen: resumeGreen(ws), WaitBlueReady: waitBlueReady(ws),
 				Notify: func(n cutover.Notice) {
 					if n.Kind == "step-set" {
 						g.Progress("Step %d%%: %s", n.Step, n.Weights)
@@ -148,7 +162,11 @@ interrupted cutover resumes with a plain 'phoenix cutover', from any shell.`),
 	fl.IntVar(&f.gates.InconclusiveLimit, "inconclusive-limit", def.InconclusiveLimit, "inconclusive measurements tolerated per step before pausing")
 	fl.IntVar(&f.gates.ConsecutiveErrorLimit, "consecutive-error-limit", def.ConsecutiveErrorLimit, "measurements in a row that may not be taken before rolling back")
 	fl.BoolVar(&f.delta, "final-delta", false, "move the volumes once more through Velero just before the last step, with blue's Deployments and StatefulSets scaled to zero (needs a `migrate --volumes velero-csi` record; stored for a resume)")
-	fl.BoolVar(&f.force, "force", false, "start without a recorded migration or a passed verify (recorded in the journal)")
+	fl.BoolVar(&f.discard, "discard-green-writes", false, "with --final-delta after split steps: accept that the delta replaces green's claims, and with them what green wrote at those steps (stored for a resume)")
+	fl.DurationVar(&f.drain, "drain-timeout", cutover.DefaultDrainTimeout, "with --final-delta: how long to wait for blue's in-flight requests after the last switch")
+	fl.BoolVar(&f.noGates, "no-gates", false, "accept a cutover without any gate (no --probe, and a router that adds none): it advances on time alone")
+	fl.DurationVar(&f.maxAge, "max-verify-age", cutover.DefaultMaxVerifyAge, "oldest verify report a cutover starts from")
+	fl.BoolVar(&f.force, "force", false, "start despite the skippable preflight errors (no migration, verify missing, failed, too old, for another migration or not covering its namespaces); recorded in the journal")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }
@@ -165,6 +183,12 @@ func mergePlan(fs *pflag.FlagSet, stored, flags cutover.Plan) cutover.Plan {
 	if fs.Changed("final-delta") {
 		p.FinalDelta = flags.FinalDelta
 	}
+	if fs.Changed("discard-green-writes") {
+		p.DiscardGreenWrites = flags.DiscardGreenWrites
+	}
+	if fs.Changed("drain-timeout") {
+		p.DrainTimeout = flags.DrainTimeout
+	}
 	for _, name := range []string{"probe", "probe-requests", "probe-success-rate", "probe-timeout", "max-5xx-rate", "min-requests", "gate-interval", "failure-limit", "inconclusive-limit", "consecutive-error-limit"} {
 		if fs.Changed(name) {
 			p.Gates = flags.Gates
@@ -178,7 +202,11 @@ func renderResult(g *Global, format OutputFormat, res *cutover.Result) error {
 	if format != OutputTable {
 		return printStructured(g.Streams.Out, format, res)
 	}
-	fmt.Fprintf(g.Streams.Out, "Cutover %s: %s\n", res.Outcome, res.Weights)
+	if res.Unchanged {
+		fmt.Fprintf(g.Streams.Out, "Cutover %s already: %s, nothing changed\n", res.Outcome, res.Weights)
+	} else {
+		fmt.Fprintf(g.Streams.Out, "Cutover %s: %s\n", res.Outcome, res.Weights)
+	}
 	if res.Reason != "" {
 		fmt.Fprintf(g.Streams.Out, "Reason: %s\n", res.Reason)
 	}
@@ -189,9 +217,11 @@ func renderResult(g *Global, format OutputFormat, res *cutover.Result) error {
 }
 
 type rollbackFlags struct {
-	router routerFlags
-	reason string
-	output string
+	router       routerFlags
+	reason       string
+	readyTimeout time.Duration
+	force        bool
+	output       string
 }
 
 func newRollbackCommand(g *Global) *cobra.Command {
@@ -200,10 +230,16 @@ func newRollbackCommand(g *Global) *cobra.Command {
 		Use:   "rollback",
 		Short: "Point all traffic back at blue at once, and hand CronJobs and Jobs back to blue",
 		Long: strings.TrimSpace(`
-Set the router to blue 100% / green 0% right away, using the router stored by
-'phoenix cutover' (flags override it), then reverse the CronJob and Job swap of the last
-step. A cutover running in another shell notices and stops. For DNS, clients may keep
-green's answer for up to the record TTL.`),
+Point the router at blue 100% / green 0%, using the router stored by 'phoenix cutover'
+(flags override it), then reverse the CronJob and Job swap of the last step. A cutover
+running in another shell notices and stops. For DNS, clients may keep green's answer for
+up to the record TTL.
+
+Before traffic moves, blue's Deployments and StatefulSets scaled to zero by a final delta
+get their replicas back (from their phoenix.dev/scaled-down-from annotations) and
+phoenix waits, up to --ready-timeout, until blue's workloads are ready; it reports how
+long that took. When blue cannot be restored, traffic stays where it serves and the
+rollback fails (rerun it once blue is fixed, or --force to move traffic anyway).`),
 		Example: example(`
   phoenix rollback
   phoenix rollback --reason "checkout latency"
@@ -237,7 +273,8 @@ green's answer for up to the record TTL.`),
 			if err != nil {
 				return err
 			}
-			res, err := cutover.Rollback(cmd.Context(), cutover.RollbackOptions{Workspace: ws, Router: router, Workloads: wl, Reason: f.reason, Log: g.Logger(), ResumeBlue: resumeBlue(ws)})
+			res, err := cutover.Rollback(cmd.Context(), cutover.RollbackOptions{Workspace: ws, Router: router, Workloads: wl, Reason: f.reason, Log: g.Logger(),
+				ResumeBlue: resumeBlue(ws), ResumeGreen: resumeGreen(ws), WaitBlueReady: waitBlueReady(ws), ReadyTimeout: f.readyTimeout, Force: f.force})
 			if err != nil {
 				return err
 			}
@@ -246,6 +283,8 @@ green's answer for up to the record TTL.`),
 	}
 	f.router.add(cmd.Flags())
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why, for the journal")
+	cmd.Flags().DurationVar(&f.readyTimeout, "ready-timeout", cutover.DefaultReadyTimeout, "how long to wait for blue's workloads to be ready before moving traffic back")
+	cmd.Flags().BoolVar(&f.force, "force", false, "move traffic to blue even when blue's workloads could not be restored or are not ready")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/phoenix-upgrade/phoenix/volumes"
 )
 
-// finalDeltaHook builds the BeforeLastStep of `phoenix cutover --final-delta` from the
+// finalDeltaHook builds the Options.FinalDelta of `phoenix cutover --final-delta` from the
 // volume move migrate recorded; it refuses when there is none to repeat.
-func finalDeltaHook(g *Global, ws *state.Workspace) (func(context.Context) error, error) {
+func finalDeltaHook(g *Global, ws *state.Workspace) (func(context.Context, func(context.Context) error) error, error) {
 	rec, err := volumes.LoadResult(ws)
 	if err != nil {
 		return nil, err
@@ -53,9 +53,41 @@ func finalDeltaHook(g *Global, ws *state.Workspace) (func(context.Context) error
 	return cutover.FinalDeltaHook(cutover.FinalDeltaOptions{
 		Workspace: ws, Blue: blue, Green: green, Namespaces: rec.Namespaces, Log: g.Logger(), Progress: progress,
 		Run: func(ctx context.Context, stop volumes.StopWrites) (*volumes.Result, error) {
-			return volumes.FinalDelta(ctx, vopts, stop)
+			return runFinalDelta(ctx, vopts, stop)
 		},
 	}), nil
+}
+
+// runFinalDelta moves the volumes for --final-delta; tests that run phoenix as a
+// subprocess without Velero replace it (see cutover_kill_test.go).
+var runFinalDelta = volumes.FinalDelta
+
+// waitBlueReady returns what waits for blue's workloads before a rollback moves traffic,
+// or nil when no blue cluster is registered.
+func waitBlueReady(ws *state.Workspace) func(context.Context, []string) error {
+	cfg, err := roleConfig(ws, state.RoleBlue)
+	if err != nil {
+		return nil
+	}
+	blue, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	return cutover.WaitReadyFunc(blue, time.Second)
+}
+
+// resumeGreen returns what gives green's claim users their replicas back after a rollback
+// interrupted a final delta, or nil when no green cluster is registered.
+func resumeGreen(ws *state.Workspace) func(context.Context, []string) error {
+	cfg, err := roleConfig(ws, state.RoleGreen)
+	if err != nil {
+		return nil
+	}
+	green, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	return cutover.ResumeScaledOn("green", green)
 }
 
 // resumeBlue returns what gives blue's writers their replicas back after a final delta,
@@ -94,7 +126,7 @@ func renderFinalDelta(g *Global, f *cutover.FinalDeltaRecord) {
 	default:
 		fmt.Fprintf(out, "Final delta at %s: backup %s, restore %s; writes on blue stopped for %s\n", f.Time.Format(time.RFC3339), f.Backup, f.Restore, time.Duration(f.Window).Round(time.Millisecond))
 	}
-	if len(f.ScaledBlue) > 0 && !f.BlueResumed {
+	if (f.BlueStopping || len(f.ScaledBlue) > 0) && !f.BlueResumed {
 		fmt.Fprintf(out, "Blue: %d workload(s) scaled to zero by the final delta (`phoenix rollback` gives them their replicas back)\n", len(f.ScaledBlue))
 	}
 }

@@ -130,3 +130,63 @@ func TestCutoverRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestACompletedCutoverRerunChangesNothingAndSaysSo(t *testing.T) {
+	ws, in, green := cutoverSetup(t, 0)
+	args := append([]string{"cutover", "--router", "haproxy", "--haproxy-socket", in.Socket, "--haproxy-backend", "shop"}, fastPlan(green.URL)...)
+	if out, errOut, err := run(t, ws, args...); err != nil {
+		t.Fatalf("cutover: %v\n%s\n%s", err, out, errOut)
+	}
+	w, _ := state.Open(ws)
+	before, _ := cutover.LoadState(w)
+	out, errOut, err := run(t, ws, "cutover")
+	if err != nil || !strings.Contains(out, "nothing changed") {
+		t.Fatalf("rerun: %v\n%s\n%s", err, out, errOut)
+	}
+	after, _ := cutover.LoadState(w)
+	for _, e := range after.History[len(before.History):] {
+		if e.Kind == cutover.EventStep || e.Kind == cutover.EventStepBegin || e.Kind == cutover.EventJobs {
+			t.Errorf("the rerun changed things: %s %s", e.Kind, e.Detail)
+		}
+	}
+	if after.Phase != cutover.PhaseCompleted || after.Weights != (cutover.Weights{Blue: 0, Green: 100}) {
+		t.Errorf("journal after the rerun: %s %s", after.Phase, after.Weights)
+	}
+}
+
+func TestACutoverWithoutAGateRefusesUnlessNoGatesAndForceDoesNotHelp(t *testing.T) {
+	ws, in, _ := cutoverSetup(t, 0)
+	base := []string{"cutover", "--router", "haproxy", "--haproxy-socket", in.Socket, "--haproxy-backend", "shop",
+		"--steps", "50,100", "--interval", "20ms", "--max-5xx-rate", "0"}
+	for _, extra := range [][]string{nil, {"--force"}} {
+		_, _, err := run(t, ws, append(base, extra...)...)
+		var buf strings.Builder
+		if code := exitCode(err, &buf); code != ExitError || !strings.Contains(buf.String(), "no gate would be measured") || !strings.Contains(buf.String(), "--force does not override") {
+			t.Errorf("%v: exit %d %q", extra, code, buf.String())
+		}
+	}
+	if out, errOut, err := run(t, ws, append(base, "--no-gates")...); err != nil || !strings.Contains(out, "Cutover Completed") {
+		t.Errorf("--no-gates: %v\n%s\n%s", err, out, errOut)
+	}
+}
+
+func TestCutoverRefusesAStaleVerifyUnlessForcedAndRecordsIt(t *testing.T) {
+	ws, in, green := cutoverSetup(t, 0)
+	w, _ := state.Open(ws)
+	if err := state.WriteJSONAtomic(cutover.VerifyPath(w), cutover.VerifyRecord{Passed: true, Time: time.Now().Add(-time.Hour)}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"cutover", "--router", "haproxy", "--haproxy-socket", in.Socket, "--haproxy-backend", "shop"}, fastPlan(green.URL)...)
+	_, _, err := run(t, ws, args...)
+	var buf strings.Builder
+	if code := exitCode(err, &buf); code != ExitError || !strings.Contains(buf.String(), "older than --max-verify-age 15m0s") {
+		t.Fatalf("stale verify: exit %d %q", code, buf.String())
+	}
+	if out, errOut, err := run(t, ws, append(args, "--force")...); err != nil || !strings.Contains(out, "Cutover Completed") {
+		t.Fatalf("--force: %v\n%s\n%s", err, out, errOut)
+	}
+	st, _ := cutover.LoadState(w)
+	if len(st.Forced) != 1 || !strings.Contains(st.Forced[0], "older than") {
+		t.Errorf("forced findings %q", st.Forced)
+	}
+}

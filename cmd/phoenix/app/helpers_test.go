@@ -1,6 +1,7 @@
 package app
 
 import (
+	"os"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -16,4 +17,12 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	return out
 }
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain runs the package's tests, or, as a subprocess of cutover_kill_test.go (with
+// envRunMain set), the phoenix command itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		runAsPhoenix()
+		return
+	}
+	testenv.Main(m)
+}
