@@ -221,11 +221,22 @@ func (p proc) stop(ctx context.Context, marker string, grace time.Duration) erro
 	return nil
 }
 
+// grace is how long p may take to exit after SIGTERM before it is killed: etcd and the
+// apiserver get time to close cleanly; the stateless rest little (kube-scheduler v1.24
+// ignores SIGTERM for more than 15 s).
+func (p proc) grace() time.Duration {
+	switch p.Name {
+	case "etcd", "kube-apiserver":
+		return 10 * time.Second
+	}
+	return 2 * time.Second
+}
+
 // stopAll stops processes in reverse start order and joins the errors.
 func stopAll(ctx context.Context, procs []proc, marker string) error {
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(ctx, procs[i].marker(marker), 10*time.Second); err != nil {
+		if err := procs[i].stop(ctx, procs[i].marker(marker), procs[i].grace()); err != nil {
 			errs = append(errs, err)
 		}
 	}

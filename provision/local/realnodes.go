@@ -359,7 +359,7 @@ func teardownNodes(ctx context.Context, dir string, plan netPlan, procs []proc) 
 	var errs []error
 	for _, pr := range procs {
 		if strings.HasSuffix(pr.Name, "-kubelet") || strings.HasSuffix(pr.Name, "-kube-proxy") {
-			if err := pr.stop(ctx, pr.marker(dir), 10*time.Second); err != nil {
+			if err := pr.stop(ctx, pr.marker(dir), pr.grace()); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -374,7 +374,7 @@ func teardownNodes(ctx context.Context, dir string, plan netPlan, procs []proc) 
 		errs = append(errs, err)
 	}
 	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(ctx, procs[i].marker(dir), 10*time.Second); err != nil {
+		if err := procs[i].stop(ctx, procs[i].marker(dir), procs[i].grace()); err != nil {
 			errs = append(errs, err)
 		}
 	}
