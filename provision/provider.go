@@ -63,6 +63,13 @@ type Provider interface {
 	Status(ctx context.Context, c state.Cluster) (Status, error)
 }
 
+// ImageLoader is a provider that can put OCI image archives into a cluster's nodes without
+// a registry (like `kind load image-archive`). Ask for it: `if l, ok := p.(ImageLoader)`.
+type ImageLoader interface {
+	// LoadImages imports each archive into every node of c, and returns the nodes.
+	LoadImages(ctx context.Context, c state.Cluster, archives []string) ([]string, error)
+}
+
 // Logger is the logger providers report progress to.
 type Logger = *slog.Logger
 

@@ -578,3 +578,36 @@ func (p *Provider) prepareRealNodes(ctx context.Context, spec provision.Spec, bi
 	}
 	return rn, nil
 }
+
+var _ provision.ImageLoader = (*Provider)(nil)
+
+// LoadImages implements provision.ImageLoader: every archive goes into every real node's
+// containerd (the CRI's namespace), unpacked, so pods can use it with imagePullPolicy
+// IfNotPresent or Never.
+func (p *Provider) LoadImages(ctx context.Context, c state.Cluster, archives []string) ([]string, error) {
+	dir := p.ws.ClusterDir(c.Name)
+	var plan netPlan
+	if err := state.ReadJSON(netFile(dir), &plan); err != nil || plan.Slot == 0 {
+		return nil, fmt.Errorf("cluster %s has kwok nodes, which run no container: provision it with --node-runtime containerd to load images", c.Name)
+	}
+	for _, a := range archives {
+		if st, err := os.Stat(a); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("image archive %s: not a readable file (want an OCI or docker-archive tar, e.g. from `docker save` or `images.Build`)", a)
+		}
+	}
+	ctr, err := lookPath("ctr")
+	if err != nil {
+		return nil, errors.New("ctr not found (Debian: apt-get install containerd)")
+	}
+	var nodes []string
+	for i, node := range plan.Nodes {
+		socket := filepath.Join(plan.nodeRunDir(i+1), "containerd.sock")
+		for _, a := range archives {
+			if err := importImage(ctx, ctr, socket, a); err != nil {
+				return nodes, fmt.Errorf("node %s: %w", node, err)
+			}
+		}
+		nodes = append(nodes, node)
+	}
+	return nodes, nil
+}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/phoenix-upgrade/phoenix/images"
 	"github.com/phoenix-upgrade/phoenix/internal/testenv"
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
@@ -115,6 +116,7 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 				t.Errorf("kubectl exec, GET of the apiserver's /version from inside a pod: %q", out)
 			}
 			portForward(t, kubectl, kcPath)
+			loadAndRun(t, p, c, cs)
 
 			if err := p.Delete(ctx, c); err != nil {
 				t.Fatalf("delete: %v", err)
@@ -130,6 +132,38 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 				t.Errorf("processes left that name the workspace: %v", left)
 			}
 		})
+	}
+}
+
+// loadAndRun builds an image phoenix does not ship, loads it into the nodes like `kind load
+// image-archive`, and runs it to completion in a pod.
+func loadAndRun(t *testing.T, p *local.Provider, c state.Cluster, cs kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	img, err := images.Build(ctx, images.Spec{Ref: "registry.example.com/test/loaded:1", Package: images.Payments.Package,
+		Binary: "/payments", Entrypoint: []string{"/payments", "-worker", "-once"}}, images.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := p.LoadImages(ctx, c, []string{img.Path})
+	if err != nil || len(nodes) != 2 {
+		t.Fatalf("loading an image archive: %v (nodes %v)", err, nodes)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "loaded"}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+		Containers: []corev1.Container{{Name: "once", Image: img.Ref, ImagePullPolicy: corev1.PullNever}}}}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := cs.CoreV1().Pods("default").Get(ctx, "loaded", metav1.GetOptions{})
+		if err == nil && got.Status.Phase == corev1.PodSucceeded {
+			return
+		}
+		if time.Now().After(deadline) || (err == nil && got.Status.Phase == corev1.PodFailed) {
+			t.Fatalf("pod of the loaded image did not succeed: %v %+v", err, got.Status)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
