@@ -41,7 +41,10 @@ type Options struct {
 	Cluster Cluster
 	// DialTimeout bounds connecting to a host (default 15s).
 	DialTimeout time.Duration
-	Log         *slog.Logger
+	// InterruptGrace is how long an interrupted remote step has after SIGINT before it is
+	// killed (default DefaultGrace).
+	InterruptGrace time.Duration
+	Log            *slog.Logger
 	// OnStep, when set, is told when a step starts ("start"), is skipped on resume
 	// ("skip"), ends ("done") or fails ("failed"), for progress output.
 	OnStep func(s Step, event string)
@@ -204,6 +207,9 @@ func Upgrade(ctx context.Context, o Options) (Result, error) {
 	conns, err := dialAll(ctx, o.Inventory, o.DialTimeout)
 	if err != nil {
 		return res, err
+	}
+	for _, c := range conns {
+		c.Grace = o.InterruptGrace
 	}
 	defer func() {
 		for _, c := range conns {
