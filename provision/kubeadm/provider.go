@@ -58,7 +58,10 @@ type Provider struct {
 	opts Options
 }
 
-var _ provision.Provider = (*Provider)(nil)
+var (
+	_ provision.Provider      = (*Provider)(nil)
+	_ provision.DeletePlanner = (*Provider)(nil)
+)
 
 // New returns the kubeadm provider working in ws.
 func New(ws *state.Workspace, log *slog.Logger, opts Options) *Provider {
@@ -165,7 +168,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	}
 	abs, _ := filepath.Abs(p.opts.Inventory)
 	c := state.Cluster{Name: spec.Name, Role: spec.Role, Provider: Name, Version: spec.Version.String(), Managed: true,
-		Created: time.Now().UTC(), Details: map[string]string{"inventory": abs, "controlPlane": inv.ControlPlanes()[0].Name}}
+		Created: time.Now().UTC(), Details: map[string]string{"inventory": abs, "controlPlane": inv.ControlPlanes()[0].Name, "hosts": hostList(inv)}}
 	if cfg, err := kube.ConfigFromKubeconfig(kubeconfig, ""); err == nil {
 		c.Server = cfg.Host
 	}
@@ -377,7 +380,38 @@ func (p *Provider) inventoryOf(c state.Cluster) (inplace.Inventory, error) {
 	if path == "" {
 		return inplace.Inventory{}, fmt.Errorf("cluster %s has no inventory recorded: pass --inventory", c.Name)
 	}
-	return inplace.LoadInventory(path)
+	inv, err := inplace.LoadInventory(path)
+	if err != nil {
+		return inv, err
+	}
+	// The inventory file may have changed since the cluster was made: never reset hosts
+	// that were not the cluster's.
+	if want := c.Details["hosts"]; want != "" && want != hostList(inv) {
+		return inv, fmt.Errorf("inventory %s now lists %s, but cluster %s was made on %s: nothing was reset; restore the inventory, or reset the hosts by hand", path, hostList(inv), c.Name, want)
+	}
+	return inv, nil
+}
+
+// hostList names every host with its address and role, in inventory order.
+func hostList(inv inplace.Inventory) string {
+	var parts []string
+	for _, h := range inv.Hosts {
+		parts = append(parts, fmt.Sprintf("%s (%s, %s)", h.Name, h.Address, h.Role))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// DeletePlan implements provision.DeletePlanner: the hosts Delete resets.
+func (p *Provider) DeletePlan(_ context.Context, c state.Cluster) ([]string, error) {
+	inv, err := p.inventoryOf(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range inv.Hosts {
+		out = append(out, fmt.Sprintf("%s (%s, %s)", h.Name, h.Address, h.Role))
+	}
+	return out, nil
 }
 
 // Delete implements provision.Provider: `kubeadm reset -f` on every host, workers first.
