@@ -137,6 +137,14 @@ func Upgrade(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	jpath := JournalPath(o.Workspace, o.Inventory.Name)
+	if !o.DryRun || o.Resume {
+		// The journal is read, checked and rewritten by one phoenix at a time.
+		lock, err := state.LockFile(o.Workspace.Path("upgrades", ".lock"), "an upgrade")
+		if err != nil {
+			return Result{}, err
+		}
+		defer lock.Unlock()
+	}
 	var journal *Journal
 	if !o.DryRun || o.Resume {
 		j, err := LoadJournal(jpath)
