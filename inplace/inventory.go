@@ -143,7 +143,7 @@ func (inv *Inventory) resolve(dir string) {
 func (inv Inventory) Validate() error {
 	var errs []error
 	if len(inv.Hosts) == 0 {
-		return errors.New("no hosts: list the cluster's machines under hosts:")
+		return errors.New("no hosts: list the cluster's machines under `hosts`")
 	}
 	// The name becomes a directory of the workspace (upgrades/NAME): a DNS label, so
 	// that it cannot name a path outside it.

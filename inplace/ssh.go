@@ -303,7 +303,6 @@ type pidWriter struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	header []byte
-	inHead bool
 	done   bool
 	pgid   int
 }
