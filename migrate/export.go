@@ -126,7 +126,7 @@ func prepareArtifactDir(dir string) error {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return fmt.Errorf("creating artifact directory %s: %w", dir, err)
 		}
-		return writeArtifact(filepath.Join(dir, artifactMarker), []byte("created by phoenix for migration artifacts\n"), 0o600)
+		return writeArtifact(filepath.Join(dir, artifactMarker), []byte("created by phoenix for migration artifacts\n"), 0o644)
 	case err != nil:
 		return fmt.Errorf("artifact directory %s: %w", dir, err)
 	}
@@ -170,4 +170,24 @@ func writeArtifact(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing artifact: %w", err)
 	}
 	return f.Close()
+}
+
+// removeSecretArtifacts removes the Secret files export wrote, so no plaintext Secret
+// outlives the run; it returns how many it removed.
+func removeSecretArtifacts(dir string, items []*item) (int, error) {
+	n := 0
+	var errs []error
+	for _, it := range items {
+		if it.skip != "" || it.failed != "" || it.obj == nil || !IsSecret(it.obj) {
+			continue
+		}
+		err := os.Remove(artifactPath(dir, it.level, it.ref()))
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, os.ErrNotExist):
+			errs = append(errs, fmt.Errorf("removing a Secret artifact: %w", err))
+		}
+	}
+	return n, errors.Join(errs...)
 }

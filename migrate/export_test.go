@@ -120,3 +120,38 @@ func TestPathComponentIsOneToOneAndSafe(t *testing.T) {
 		seen[c] = s
 	}
 }
+
+func TestSecretArtifactsAreRemovedAfterTheRun(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "art")
+	secret := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: p}\ndata: {password: aHVudGVyMjI=}")
+	cm := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: p}\ndata: {k: v}")
+	items := []*item{
+		{obj: cm, readRef: RefOf(cm), from: "v1", level: LevelConfig},
+		{obj: secret, readRef: RefOf(secret), from: "v1", level: LevelConfig},
+	}
+	if err := export(dir, items); err != nil {
+		t.Fatal(err)
+	}
+	n, err := removeSecretArtifacts(dir, items)
+	if err != nil || n != 1 {
+		t.Fatalf("removed %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(artifactPath(dir, LevelConfig, RefOf(secret))); !os.IsNotExist(err) {
+		t.Errorf("the Secret artifact is still there: %v", err)
+	}
+	if _, err := os.Stat(artifactPath(dir, LevelConfig, RefOf(cm))); err != nil {
+		t.Errorf("the ConfigMap artifact went too: %v", err)
+	}
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), "aHVudGVyMjI=") {
+				t.Errorf("%s still holds the Secret value", p)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -100,6 +100,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			break
 		}
 	}
+	if !opts.KeepSecrets && r.res.ArtifactsDir != "" {
+		n, rerr := removeSecretArtifacts(r.res.ArtifactsDir, r.items)
+		r.res.SecretsRemoved = n
+		if rerr != nil && err == nil {
+			err = rerr
+		}
+		if n > 0 {
+			opts.Progress(fmt.Sprintf("Removed %d plaintext Secret files from the artifacts (keep them with --keep-secrets)", n))
+		}
+	}
 	r.res.Finished = time.Now().UTC()
 	r.res.BlueWritesRefused = len(blueLog.Refused())
 	r.res.sortObjects()
