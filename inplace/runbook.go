@@ -222,7 +222,8 @@ func (b *hopBuilder) build(cps, workers []Host) []Phase {
 	first := cps[0]
 	b.phase("etcd-snapshot")
 	snap := fmt.Sprintf("/var/lib/phoenix/etcd-snapshot-hop%d-%s.db", b.n, b.hop.From)
-	b.run(first, "mkdir", Argv("mkdir", "-p", "/var/lib/phoenix"), "")
+	b.run(first, "mkdir", Argv("mkdir", "-p", "/var/lib/phoenix"),
+		"creating /var/lib/phoenix for the etcd snapshot failed: check the disk and its permissions on this host, then `phoenix upgrade --resume`.")
 	etcdctl := slices.Concat([]string{"etcdctl"}, strings.Fields(b.opts.EtcdctlFlags), []string{"snapshot", "save", snap})
 	b.run(first, "snapshot-save", "ETCDCTL_API=3 "+Argv(etcdctl...),
 		"the etcd snapshot failed: check etcd's health and the etcdctl certificates; do not upgrade without a backup.")
