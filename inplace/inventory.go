@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/phoenix-upgrade/phoenix/state"
 )
 
 // Roles a host plays.
@@ -78,13 +80,19 @@ func LoadInventory(path string) (Inventory, error) {
 	if err != nil {
 		return Inventory{}, fmt.Errorf("reading inventory: %w", err)
 	}
+	return ParseInventory(data, filepath.Dir(path), path)
+}
+
+// ParseInventory parses and validates an inventory; relative paths are taken relative to
+// dir, and errors name the inventory as source.
+func ParseInventory(data []byte, dir, source string) (Inventory, error) {
 	var inv Inventory
 	if err := yaml.UnmarshalStrict(data, &inv); err != nil {
-		return Inventory{}, fmt.Errorf("inventory %s is not valid (see docs/upgrade.md for the format): %w", path, err)
+		return Inventory{}, fmt.Errorf("inventory %s is not valid (see docs/upgrade.md for the format): %w", source, err)
 	}
-	inv.resolve(filepath.Dir(path))
+	inv.resolve(dir)
 	if err := inv.Validate(); err != nil {
-		return Inventory{}, fmt.Errorf("inventory %s: %w", path, err)
+		return Inventory{}, fmt.Errorf("inventory %s: %w", source, err)
 	}
 	return inv, nil
 }
@@ -135,7 +143,12 @@ func (inv *Inventory) resolve(dir string) {
 func (inv Inventory) Validate() error {
 	var errs []error
 	if len(inv.Hosts) == 0 {
-		return errors.New("no hosts: list the cluster's machines under hosts:")
+		return errors.New("no hosts: list the cluster's machines under `hosts`")
+	}
+	// The name becomes a directory of the workspace (upgrades/NAME): a DNS label, so
+	// that it cannot name a path outside it.
+	if err := state.ValidateName(inv.Name); err != nil {
+		errs = append(errs, fmt.Errorf("inventory name: %w", err))
 	}
 	names := map[string]bool{}
 	nodes := map[string]bool{}
@@ -145,6 +158,8 @@ func (inv Inventory) Validate() error {
 		where := fmt.Sprintf("host %d (%s)", i+1, h.Name)
 		if h.Name == "" {
 			errs = append(errs, fmt.Errorf("host %d: name is required", i+1))
+		} else if err := ValidateHostName(h.Name); err != nil {
+			errs = append(errs, fmt.Errorf("host %d: %w", i+1, err))
 		} else if names[h.Name] {
 			errs = append(errs, fmt.Errorf("%s: duplicate name: every host needs its own name", where))
 		}
@@ -153,6 +168,11 @@ func (inv Inventory) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: duplicate node name %s", where, h.NodeName()))
 		}
 		nodes[h.NodeName()] = true
+		if h.Node != "" {
+			if err := ValidateNodeName(h.Node); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			}
+		}
 		switch h.Role {
 		case RoleControlPlane:
 			cps++
@@ -162,6 +182,8 @@ func (inv Inventory) Validate() error {
 		}
 		if h.Address == "" {
 			errs = append(errs, fmt.Errorf("%s: address is required (host or host:port)", where))
+		} else if err := ValidateAddress(h.Address); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		} else if other, ok := addrs[h.Address]; ok {
 			errs = append(errs, fmt.Errorf("%s: address %s is also host %s's", where, h.Address, other))
 		} else {
@@ -169,6 +191,8 @@ func (inv Inventory) Validate() error {
 		}
 		if h.User == "" {
 			errs = append(errs, fmt.Errorf("%s: user is required (per host or at the top)", where))
+		} else if err := ValidateUser(h.User); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		if h.Key == "" {
 			errs = append(errs, fmt.Errorf("%s: key is required: the path of an SSH private key", where))

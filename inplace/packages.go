@@ -2,7 +2,7 @@ package inplace
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/phoenix-upgrade/phoenix/kube"
 )
@@ -58,11 +58,7 @@ func (p Packages) SetRepository(v kube.Version) string {
 }
 
 func printfTee(path string, lines []string) string {
-	q := make([]string, len(lines))
-	for i, l := range lines {
-		q[i] = ShellQuote(l)
-	}
-	return fmt.Sprintf("printf '%%s\\n' %s | tee %s", strings.Join(q, " "), path)
+	return Pipe(Argv(append([]string{"printf", `%s\n`}, lines...)...), Argv("tee", path))
 }
 
 // Refresh refreshes the package index.
@@ -91,15 +87,15 @@ func (p Packages) Install(v kube.Version, names ...string) []string {
 		for i, n := range names {
 			pkgs[i] = n + "-" + ver
 		}
-		return []string{fmt.Sprintf("yum install -y %s --disableexcludes=kubernetes", strings.Join(pkgs, " "))}
+		return []string{Argv(slices.Concat([]string{"yum", "install", "-y"}, pkgs, []string{"--disableexcludes=kubernetes"})...)}
 	}
 	for i, n := range names {
-		pkgs[i] = fmt.Sprintf("%s='%s'", n, ver)
+		pkgs[i] = n + "=" + ver
 	}
-	all := strings.Join(names, " ")
 	return []string{
-		"apt-mark unhold " + all,
-		"DEBIAN_FRONTEND=noninteractive apt-get install -y " + strings.Join(pkgs, " "),
-		"apt-mark hold " + all,
+		Argv(append([]string{"apt-mark", "unhold"}, names...)...),
+		// The environment assignment is a constant prefix; every word after it is quoted.
+		"DEBIAN_FRONTEND=noninteractive " + Argv(append([]string{"apt-get", "install", "-y"}, pkgs...)...),
+		Argv(append([]string{"apt-mark", "hold"}, names...)...),
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/phoenix-upgrade/phoenix/kube"
@@ -152,6 +154,9 @@ func BuildRunbook(plan skew.Plan, inv Inventory, opts RunbookOptions) (Runbook, 
 	if len(plan.Hops) == 0 {
 		return Runbook{}, fmt.Errorf("the plan %s -> %s has no hops", plan.From, plan.To)
 	}
+	if err := ValidateRevision(opts.Revision); err != nil {
+		return Runbook{}, err
+	}
 	rb := Runbook{Plan: plan}
 	for i, hop := range plan.Hops {
 		if hop.To.Patch < 0 {
@@ -217,10 +222,12 @@ func (b *hopBuilder) build(cps, workers []Host) []Phase {
 	first := cps[0]
 	b.phase("etcd-snapshot")
 	snap := fmt.Sprintf("/var/lib/phoenix/etcd-snapshot-hop%d-%s.db", b.n, b.hop.From)
-	b.run(first, "mkdir", "mkdir -p /var/lib/phoenix", "")
-	b.run(first, "snapshot-save", fmt.Sprintf("ETCDCTL_API=3 etcdctl %s snapshot save %s", b.opts.EtcdctlFlags, snap),
+	b.run(first, "mkdir", Argv("mkdir", "-p", "/var/lib/phoenix"),
+		"creating /var/lib/phoenix for the etcd snapshot failed: check the disk and its permissions on this host, then `phoenix upgrade --resume`.")
+	etcdctl := slices.Concat([]string{"etcdctl"}, strings.Fields(b.opts.EtcdctlFlags), []string{"snapshot", "save", snap})
+	b.run(first, "snapshot-save", "ETCDCTL_API=3 "+Argv(etcdctl...),
 		"the etcd snapshot failed: check etcd's health and the etcdctl certificates; do not upgrade without a backup.")
-	b.add(Step{ID: "snapshot-copy", Kind: KindFetch, Host: first.Name, Command: "cat " + snap,
+	b.add(Step{ID: "snapshot-copy", Kind: KindFetch, Host: first.Name, Command: Argv("cat", snap),
 		Local: fmt.Sprintf("etcd-snapshot-hop%d-%s.db", b.n, b.hop.From), Hint: "copying the snapshot off the node failed: check disk space in the workspace."})
 
 	b.phase("repository")
@@ -235,12 +242,12 @@ func (b *hopBuilder) build(cps, workers []Host) []Phase {
 	b.phase("control-plane/first")
 	b.install(first, "kubeadm", to, "kubeadm")
 	b.run(first, "kubeadm-version", "kubeadm version -o short", hintPackages)
-	b.run(first, "upgrade-plan", "kubeadm upgrade plan "+to.String(), hintKubeadm)
-	apply := fmt.Sprintf("kubeadm upgrade apply %s --yes", to)
+	b.run(first, "upgrade-plan", Argv("kubeadm", "upgrade", "plan", to.String()), hintKubeadm)
+	apply := []string{"kubeadm", "upgrade", "apply", to.String(), "--yes"}
 	if b.hop.Force {
-		apply += " --force"
+		apply = append(apply, "--force")
 	}
-	b.add(Step{ID: "upgrade-apply", Kind: KindRun, Host: first.Name, Command: apply, Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+	b.add(Step{ID: "upgrade-apply", Kind: KindRun, Host: first.Name, Command: Argv(apply...), Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
 
 	if len(cps) > 1 {
 		b.phase("control-plane/others")

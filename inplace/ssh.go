@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -74,7 +76,14 @@ func (e *RunError) Unwrap() error { return e.Err }
 type Conn struct {
 	host   Host
 	client *ssh.Client
+	// Grace is how long a command interrupted by its context (Ctrl-C, a timeout) is given
+	// to end after SIGINT before it is killed (default DefaultGrace).
+	Grace time.Duration
 }
+
+// DefaultGrace is Conn.Grace's default: long enough for kubeadm to roll back a
+// component it was replacing.
+const DefaultGrace = 30 * time.Second
 
 // Dial connects to h, checking its host key against h.KnownHosts (never skipped) and
 // authenticating with h.Key. timeout bounds the TCP connect and the SSH handshake.
@@ -184,15 +193,21 @@ func (c *Conn) Run(ctx context.Context, command string, stdin io.Reader) (CmdRes
 		return CmdResult{}, &RunError{Host: c.host.Name, Command: Redact(command), ExitCode: -1, Err: fmt.Errorf("opening SSH session: %w", err)}
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
+	var stdout bytes.Buffer
+	stderr := &pidWriter{}
+	sess.Stdout, sess.Stderr = &stdout, stderr
 	if stdin != nil {
 		sess.Stdin = stdin
 	}
 	full := command
 	if c.host.UseSudo() {
-		full = "sudo -n sh -c " + ShellQuote(command)
+		full = Argv("sudo", "-n", "sh", "-c", command)
 	}
+	// The shell sshd starts leads its own session and process group; its pid, printed
+	// first on stderr (and taken out of it), lets interrupt signal the whole group from
+	// a second session: OpenSSH delivers a session's signal requests only with privilege
+	// separation, which it turns off for root logins, and never to a forced command.
+	full = `printf '` + pidMarker + `%s\n' "$$" >&2; ` + full
 	if err := sess.Start(full); err != nil {
 		return CmdResult{}, &RunError{Host: c.host.Name, Command: Redact(command), ExitCode: -1, Err: err}
 	}
@@ -201,22 +216,7 @@ func (c *Conn) Run(ctx context.Context, command string, stdin io.Reader) (CmdRes
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// OpenSSH delivers the signal unless the command is forced (ForceCommand); closing
-		// the session closes the command's stdin and output. When the command still does
-		// not end, the whole connection is dropped rather than waiting forever.
-		_ = sess.Signal(ssh.SIGKILL)
-		_ = sess.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = c.client.Close()
-		}
-		res := CmdResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}
-		why := ctx.Err()
-		if errors.Is(why, context.DeadlineExceeded) {
-			why = fmt.Errorf("timed out: %w", why)
-		}
-		return res, &RunError{Host: c.host.Name, Command: Redact(command), ExitCode: -1, Output: res.Output(), Err: why}
+		return c.interrupt(ctx, command, sess, done, &stdout, stderr)
 	}
 	res := CmdResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	if err != nil {
@@ -231,14 +231,124 @@ func (c *Conn) Run(ctx context.Context, command string, stdin io.Reader) (CmdRes
 	return res, nil
 }
 
-// ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
+// interrupt ends a command whose context is done: SIGINT first, so that the remote
+// program (kubeadm, apt) can stop cleanly; after Grace, SIGKILL and the session closed;
+// when even that does not end it, the connection is dropped. The error says which of
+// these happened and what state the host may be in.
+func (c *Conn) interrupt(ctx context.Context, command string, sess *ssh.Session, done <-chan error, stdout *bytes.Buffer, stderr *pidWriter) (CmdResult, error) {
+	grace := c.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	why := ctx.Err()
+	if errors.Is(why, context.DeadlineExceeded) {
+		why = fmt.Errorf("timed out: %w", why)
+	}
+	_ = sess.Signal(ssh.SIGINT)
+	c.signalGroup(stderr.pid(), "INT")
+	var state string
+	exit := -1
+	select {
+	case err := <-done:
+		var ee *ssh.ExitError
+		if errors.As(err, &ee) {
+			exit = ee.ExitStatus()
+		} else if err == nil {
+			exit = 0
+		}
+		state = fmt.Sprintf("sent SIGINT; the command ended by itself (exit %d) within %s: it stopped where it chose to, check the host before resuming", exit, grace)
+	case <-time.After(grace):
+		_ = sess.Signal(ssh.SIGKILL)
+		c.signalGroup(stderr.pid(), "KILL")
+		_ = sess.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = c.client.Close()
+		}
+		state = fmt.Sprintf("sent SIGINT, the command did not end within %s, so it was killed (SIGKILL): the host may be in the middle of this step (half-installed packages, a half-replaced static pod); check it before `phoenix upgrade --resume`, which reruns the step", grace)
+	}
+	res := CmdResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: exit}
+	return res, &RunError{Host: c.host.Name, Command: Redact(command), ExitCode: exit, Output: res.Output(),
+		Err: fmt.Errorf("%w: %s", why, state)}
+}
+
+// signalGroup sends sig to the remote process group pgid from a new session (through
+// sudo when the host uses it), best effort and bounded in time.
+func (c *Conn) signalGroup(pgid int, sig string) {
+	if pgid <= 1 {
+		return
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	cmd := Argv("kill", "-"+sig, "--", "-"+strconv.Itoa(pgid))
+	if c.host.UseSudo() {
+		cmd = Argv("sudo", "-n", "sh", "-c", cmd)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(cmd) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+const pidMarker = "phoenix-remote-pid:"
+
+// pidWriter collects stderr, taking the first line out when it is the pid marker.
+type pidWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	header []byte
+	done   bool
+	pgid   int
+}
+
+func (w *pidWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	if !w.done {
+		w.header = append(w.header, p...)
+		i := bytes.IndexByte(w.header, '\n')
+		if i < 0 && len(w.header) < 64 {
+			return n, nil
+		}
+		w.done = true
+		line := w.header
+		rest := []byte(nil)
+		if i >= 0 {
+			line, rest = w.header[:i], w.header[i+1:]
+		}
+		if v, ok := bytes.CutPrefix(line, []byte(pidMarker)); ok {
+			w.pgid, _ = strconv.Atoi(string(v))
+			p = rest
+		} else {
+			p = w.header
+		}
+		w.header = nil
+	}
+	w.buf.Write(p)
+	return n, nil
+}
+
+func (w *pidWriter) pid() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pgid
+}
+
+// Bytes returns stderr without the pid line.
+func (w *pidWriter) Bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		return append([]byte(nil), w.header...)
+	}
+	return append([]byte(nil), w.buf.Bytes()...)
 }
 
 func tail(s string, lines int) string {

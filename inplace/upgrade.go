@@ -41,7 +41,10 @@ type Options struct {
 	Cluster Cluster
 	// DialTimeout bounds connecting to a host (default 15s).
 	DialTimeout time.Duration
-	Log         *slog.Logger
+	// InterruptGrace is how long an interrupted remote step has after SIGINT before it is
+	// killed (default DefaultGrace).
+	InterruptGrace time.Duration
+	Log            *slog.Logger
 	// OnStep, when set, is told when a step starts ("start"), is skipped on resume
 	// ("skip"), ends ("done") or fails ("failed"), for progress output.
 	OnStep func(s Step, event string)
@@ -134,6 +137,14 @@ func Upgrade(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	jpath := JournalPath(o.Workspace, o.Inventory.Name)
+	if !o.DryRun || o.Resume {
+		// The journal is read, checked and rewritten by one phoenix at a time.
+		lock, err := state.LockFile(o.Workspace.Path("upgrades", ".lock"), "an upgrade")
+		if err != nil {
+			return Result{}, err
+		}
+		defer lock.Unlock()
+	}
 	var journal *Journal
 	if !o.DryRun || o.Resume {
 		j, err := LoadJournal(jpath)
@@ -204,6 +215,9 @@ func Upgrade(ctx context.Context, o Options) (Result, error) {
 	conns, err := dialAll(ctx, o.Inventory, o.DialTimeout)
 	if err != nil {
 		return res, err
+	}
+	for _, c := range conns {
+		c.Grace = o.InterruptGrace
 	}
 	defer func() {
 		for _, c := range conns {

@@ -277,7 +277,7 @@ func stamp(obj *unstructured.Unstructured) string {
 			}
 			var raw []byte
 			if mf.FieldsV1 != nil {
-				raw = mf.FieldsV1.Raw
+				raw = mf.FieldsV1.GetRawBytes()
 			}
 			sum := sha256.Sum256(raw)
 			return t + "/" + hex.EncodeToString(sum[:6])

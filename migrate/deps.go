@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -188,12 +187,6 @@ func bindsNamespaces(obj *unstructured.Unstructured, inNS map[string]bool) bool 
 		}
 	}
 	return false
-}
-
-// get reads one cluster-scoped object from blue in the version readPlan picks.
-func (d *discoverer) get(ctx context.Context, gr schema.GroupResource, name string) (*unstructured.Unstructured, error) {
-	v, _ := d.readPlan(gr)
-	return d.blue.Resource(gr.WithVersion(v)).Get(ctx, name, metav1.GetOptions{})
 }
 
 func containsString(list []any, s string) bool {

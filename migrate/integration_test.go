@@ -55,7 +55,8 @@ func TestMigrateMovesRemovedVersionsToGreenWithoutWritingToBlue(t *testing.T) {
 	ctx := context.Background()
 	blueCfg, writes := countingConfig(blue.RESTConfig())
 	root := t.TempDir()
-	opts := migrate.Options{Blue: blueCfg, Green: green.RESTConfig(), Namespaces: []string{ns}, JournalRoot: root, Progress: logProgress(t)}
+	opts := migrate.Options{Blue: blueCfg, Green: green.RESTConfig(), Namespaces: []string{ns}, JournalRoot: root, Progress: logProgress(t),
+		KeepSecrets: true} // the Secret artifacts' modes are checked below
 	res, err := migrate.Run(ctx, opts)
 	if err != nil {
 		t.Fatalf("migrate: %v", err)

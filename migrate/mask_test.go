@@ -52,7 +52,7 @@ func TestScrubRemovesSecretValuesFromMessages(t *testing.T) {
 		{"a decoded value in a webhook denial", `admission webhook "x" denied: password hunter22 is weak`, `admission webhook "x" denied: password *** is weak`},
 		{"a base64 value in a validation error", `Invalid value: "aHVudGVyMjI="`, `Invalid value: "***"`},
 		{"a message without values is kept", `namespace not found`, `namespace not found`},
-		{"values under 4 bytes are not masked, so words survive", `about ab`, `about ab`},
+		{"values under 4 bytes are masked as whole tokens, so words holding them survive", `about ab`, `about ***`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

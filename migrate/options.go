@@ -54,6 +54,9 @@ type Options struct {
 	Selector string
 	// ArtifactsDir receives one YAML per object and plan.txt; default <journal>/artifacts.
 	ArtifactsDir string
+	// KeepSecrets keeps the plaintext Secret YAML in the artifacts after the run; by
+	// default it is removed when the migration ends (plan.txt still lists the Secrets).
+	KeepSecrets bool
 	// JournalRoot is the directory holding migrations (the workspace's "migrations").
 	JournalRoot string
 	// Resume continues the latest migration in JournalRoot instead of starting a new one.

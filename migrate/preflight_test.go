@@ -49,7 +49,7 @@ func TestPreflightFailsWhenGreenLacksACustomResourceAPI(t *testing.T) {
 
 func TestExportWritesSecretsPrivateAndNoValuesInThePlan(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "artifacts") // phoenix creates the directory itself
 	secret := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: p}\ndata: {password: aHVudGVyMjI=}")
 	cm := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: p}\ndata: {k: v}")
 	items := []*item{

@@ -98,6 +98,8 @@ type Result struct {
 	Finished     time.Time `json:"finished"`
 	JournalDir   string    `json:"journalDir"`
 	ArtifactsDir string    `json:"artifactsDir"`
+	// SecretsRemoved counts the plaintext Secret artifacts removed at the end of the run.
+	SecretsRemoved int `json:"secretsRemoved,omitempty"`
 	// Namespaces holds warnings and errors per namespace; "" holds cluster-scoped ones.
 	Namespaces map[string]*Messages `json:"namespaces"`
 	Objects    []ObjectResult       `json:"objects"`

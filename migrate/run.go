@@ -22,7 +22,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/phoenix-upgrade/phoenix/kube"
+	"github.com/phoenix-upgrade/phoenix/state"
 )
+
+// LockFileName is the lock file of the migrations area (in JournalRoot).
+const LockFileName = ".lock"
 
 // run is the state of one migration as it goes through the phases.
 type run struct {
@@ -74,6 +78,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.defaults(true); err != nil {
 		return nil, err
 	}
+	// One migration at a time per workspace: the journal's torn-line repair and its
+	// appends must not meet another run's.
+	lock, err := state.LockFile(filepath.Join(opts.JournalRoot, LockFileName), "a migration")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	r, err := newRun(opts)
 	if err != nil {
 		return nil, err
@@ -87,6 +98,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", p.name, err)
 			break
+		}
+	}
+	if !opts.KeepSecrets && r.res.ArtifactsDir != "" {
+		n, rerr := removeSecretArtifacts(r.res.ArtifactsDir, r.items)
+		r.res.SecretsRemoved = n
+		if rerr != nil && err == nil {
+			err = rerr
+		}
+		if n > 0 {
+			opts.Progress(fmt.Sprintf("Removed %d plaintext Secret files from the artifacts (keep them with --keep-secrets)", n))
 		}
 	}
 	r.res.Finished = time.Now().UTC()

@@ -103,9 +103,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	if c.Managed {
-		p, ok := m.Providers[c.Provider]
-		if !ok {
-			return fmt.Errorf("cluster %s was made by provider %q, which this phoenix does not know", name, c.Provider)
+		p, err := m.provider(c)
+		if err != nil {
+			return err
 		}
 		if err := p.Delete(ctx, c); err != nil {
 			return fmt.Errorf("deleting cluster %s: %w", name, err)
@@ -114,12 +114,59 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	return m.Workspace.RemoveCluster(name)
 }
 
+// provider returns the provider that made c, or an error for a record naming one this
+// phoenix does not know (an edited or newer cluster.json).
+func (m *Manager) provider(c state.Cluster) (Provider, error) {
+	p, ok := m.Providers[c.Provider]
+	if !ok || p == nil {
+		return nil, fmt.Errorf("cluster %s was made by provider %q, which this phoenix does not know (it knows %v): check %s", c.Name, c.Provider, m.Names(), m.Workspace.ClusterDir(c.Name))
+	}
+	return p, nil
+}
+
+// Kubeconfig returns the admin kubeconfig of a recorded cluster.
+func (m *Manager) Kubeconfig(ctx context.Context, name string) ([]byte, error) {
+	c, err := m.Workspace.Cluster(name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.provider(c)
+	if err != nil {
+		return nil, err
+	}
+	return p.Kubeconfig(ctx, c)
+}
+
+// DeletePlanner is implemented by providers whose Delete reaches machines that outlive
+// the cluster (the kubeadm provider resets real hosts): DeletePlan lists what Delete will
+// touch, so the command can show it and ask first.
+type DeletePlanner interface {
+	DeletePlan(ctx context.Context, c state.Cluster) ([]string, error)
+}
+
+// DeletePlan lists what deleting the named cluster touches when its provider says so
+// (nil otherwise, or for a cluster phoenix only registered).
+func (m *Manager) DeletePlan(ctx context.Context, name string) ([]string, error) {
+	c, err := m.Workspace.Cluster(name)
+	if err != nil || !c.Managed {
+		return nil, err
+	}
+	p, err := m.provider(c)
+	if err != nil {
+		return nil, err
+	}
+	if dp, ok := p.(DeletePlanner); ok {
+		return dp.DeletePlan(ctx, c)
+	}
+	return nil, nil
+}
+
 // Status reports the health of a recorded cluster. Clusters phoenix did not create are
 // asked through their kubeconfig by the External provider.
 func (m *Manager) Status(ctx context.Context, c state.Cluster) Status {
-	p, ok := m.Providers[c.Provider]
-	if !ok {
-		return Status{Health: Unknown, Reason: fmt.Sprintf("unknown provider %q", c.Provider)}
+	p, err := m.provider(c)
+	if err != nil {
+		return Status{Health: Unknown, Reason: err.Error()}
 	}
 	st, err := p.Status(ctx, c)
 	if err != nil {

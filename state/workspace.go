@@ -114,20 +114,30 @@ func (w *Workspace) SaveCluster(c Cluster, kubeconfig []byte) error {
 	return WriteJSONAtomic(w.clusterFile(c.Name), c, 0o600)
 }
 
-// Cluster returns the named cluster, or an error wrapping ErrNotFound.
+// Cluster returns the named cluster, or an error wrapping ErrNotFound. A name that is
+// not a valid cluster name (../../x) is refused before any path is built from it.
 func (w *Workspace) Cluster(name string) (Cluster, error) {
 	var c Cluster
+	if err := ValidateName(name); err != nil {
+		return c, err
+	}
 	if err := ReadJSON(w.clusterFile(name), &c); err != nil {
 		if os.IsNotExist(err) {
 			return c, fmt.Errorf("cluster %q %w in workspace %s (see `phoenix clusters`)", name, ErrNotFound, w.Root)
 		}
 		return c, err
 	}
+	if c.Name != name {
+		return Cluster{}, fmt.Errorf("%s names cluster %q, not %q: the record was edited or moved; fix or remove it", w.clusterFile(name), c.Name, name)
+	}
 	return c, nil
 }
 
 // HasCluster reports whether a cluster record exists under name.
 func (w *Workspace) HasCluster(name string) bool {
+	if ValidateName(name) != nil {
+		return false
+	}
 	_, err := os.Stat(w.clusterFile(name))
 	return err == nil
 }
@@ -158,6 +168,9 @@ func (w *Workspace) Clusters() ([]Cluster, error) {
 
 // Kubeconfig returns the stored kubeconfig of a cluster.
 func (w *Workspace) Kubeconfig(name string) ([]byte, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(w.KubeconfigPath(name))
 	if err != nil {
 		if os.IsNotExist(err) {

@@ -38,6 +38,9 @@ func New(cfg cutover.HAProxyConfig) (*Router, error) {
 	if cfg.GreenServer == "" {
 		cfg.GreenServer = "green"
 	}
+	if err := ValidateConfig(cfg); err != nil {
+		return nil, err
+	}
 	return &Router{cfg: cfg, c: c}, nil
 }
 
@@ -165,6 +168,9 @@ func (r *Router) SetState(ctx context.Context, server, st string) error {
 	case "ready", "drain", "maint":
 	default:
 		return fmt.Errorf("server state %q: use ready, drain or maint", st)
+	}
+	if err := ValidateName("server", server); err != nil {
+		return err
 	}
 	if _, _, err := r.pair(ctx); err != nil {
 		return err

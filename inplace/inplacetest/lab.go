@@ -48,6 +48,7 @@ fi
 line="$STANDIN_HOST: $name $*"
 case "$name" in
 tee)
+  [ "$(umask)" = 0077 ] && line="$line (umask 0077)"
   while IFS= read -r l; do line="$line
 $STANDIN_HOST:   | $l"; done ;;
 apt-cache)
@@ -150,10 +151,24 @@ func NewLab(t *testing.T, names ...string) *Lab {
 		must(t, os.MkdirAll(h.dir, 0o700))
 		l.newHostKey(h)
 		l.Hosts = append(l.Hosts, h)
-		l.start(sshd, h)
+		l.start(sshd, h, true)
 	}
 	l.writeKnownHosts()
 	return l
+}
+
+// AddUnforcedHost starts one more host whose sshd runs commands as given (no
+// ForceCommand, so the real programs of this machine, not the stand-ins, and signals
+// are delivered as on a real host). It is for tests of the SSH session itself: run only
+// harmless commands on it.
+func (l *Lab) AddUnforcedHost(name string) *Host {
+	h := &Host{Name: name, dir: filepath.Join(l.Dir, "hosts", name)}
+	must(l.t, os.MkdirAll(h.dir, 0o700))
+	l.newHostKey(h)
+	l.Hosts = append(l.Hosts, h)
+	l.start(SSHD(l.t), h, false)
+	l.writeKnownHosts()
+	return h
 }
 
 func must(t testing.TB, err error) {
@@ -185,7 +200,7 @@ func (l *Lab) writeKnownHosts() {
 	must(l.t, os.WriteFile(l.KnownHosts, []byte(b.String()), 0o600))
 }
 
-func (l *Lab) start(sshd string, h *Host) {
+func (l *Lab) start(sshd string, h *Host, forced bool) {
 	t := l.t
 	for attempt := 0; ; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -202,6 +217,10 @@ export PATH STANDIN_HOST STANDIN_DIR
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 `, h.Name, filepath.Join(l.Dir, "standins"), l.Dir)), 0o755))
 		cfg := filepath.Join(h.dir, "sshd_config")
+		force := "ForceCommand " + wrapper
+		if !forced {
+			force = ""
+		}
 		must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -212,14 +231,14 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
-ForceCommand %s
+%s
 LogLevel ERROR
 UseDNS no
 PrintMotd no
 PrintLastLog no
 PermitUserEnvironment no
 `, h.Port, filepath.Join(h.dir, "ssh_host_ed25519_key"), filepath.Join(l.Dir, "authorized_keys"),
-			filepath.Join(h.dir, "sshd.pid"), wrapper)), 0o600))
+			filepath.Join(h.dir, "sshd.pid"), force)), 0o600))
 		cmd := exec.Command(sshd, "-D", "-e", "-f", cfg)
 		logf, err := os.Create(filepath.Join(h.dir, "sshd.log"))
 		must(t, err)
@@ -350,4 +369,10 @@ func (l *Lab) Inventory(name string, roles map[string]string) inplace.Inventory 
 			Key: l.KeyPath, KnownHosts: l.KnownHosts, PackageManager: inplace.PackageManagerApt, Sudo: &no})
 	}
 	return inv
+}
+
+// SSHDLog returns what the sshd of host name logged.
+func (l *Lab) SSHDLog(name string) string {
+	data, _ := os.ReadFile(filepath.Join(l.Dir, "hosts", name, "sshd.log"))
+	return string(data)
 }

@@ -31,6 +31,9 @@ const (
 	adminConf          = "/etc/kubernetes/admin.conf"
 )
 
+// removeConfig removes the kubeadm configuration, which holds the certificate key.
+var removeConfig = inplace.Argv("rm", "-f", configPath)
+
 // Options configure the provider.
 type Options struct {
 	// Inventory is the path of the inventory file (the --inventory flag).
@@ -55,7 +58,10 @@ type Provider struct {
 	opts Options
 }
 
-var _ provision.Provider = (*Provider)(nil)
+var (
+	_ provision.Provider      = (*Provider)(nil)
+	_ provision.DeletePlanner = (*Provider)(nil)
+)
 
 // New returns the kubeadm provider working in ws.
 func New(ws *state.Workspace, log *slog.Logger, opts Options) *Provider {
@@ -129,6 +135,9 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	if p.opts.Inventory == "" {
 		return state.Cluster{}, nil, errors.New("--provider kubeadm needs --inventory: the YAML list of the machines (see docs/upgrade.md)")
 	}
+	if err := p.opts.validate(); err != nil {
+		return state.Cluster{}, nil, err
+	}
 	inv, err := inplace.LoadInventory(p.opts.Inventory)
 	if err != nil {
 		return state.Cluster{}, nil, err
@@ -145,6 +154,11 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	if err != nil {
 		// Leave nothing running behind: reset what kubeadm set up. Packages stay installed.
 		var rerrs []error
+		for _, hc := range conns {
+			if hc.h.Role == inplace.RoleControlPlane {
+				_, _ = p.run(context.WithoutCancel(ctx), hc, removeConfig, nil)
+			}
+		}
 		for i := len(conns) - 1; i >= 0; i-- {
 			if _, rerr := p.run(context.WithoutCancel(ctx), conns[i], "kubeadm reset -f", nil); rerr != nil {
 				rerrs = append(rerrs, rerr)
@@ -154,7 +168,7 @@ func (p *Provider) Create(ctx context.Context, spec provision.Spec) (state.Clust
 	}
 	abs, _ := filepath.Abs(p.opts.Inventory)
 	c := state.Cluster{Name: spec.Name, Role: spec.Role, Provider: Name, Version: spec.Version.String(), Managed: true,
-		Created: time.Now().UTC(), Details: map[string]string{"inventory": abs, "controlPlane": inv.ControlPlanes()[0].Name}}
+		Created: time.Now().UTC(), Details: map[string]string{"inventory": abs, "controlPlane": inv.ControlPlanes()[0].Name, "hosts": hostList(inv)}}
 	if cfg, err := kube.ConfigFromKubeconfig(kubeconfig, ""); err == nil {
 		c.Server = cfg.Host
 	}
@@ -180,8 +194,8 @@ func (p *Provider) preflight(ctx context.Context, conns []hostConn) error {
 		}{
 			{"swapon --show --noheadings", "swap is on: the kubelet needs it off (swapoff -a, and remove it from /etc/fstab)", true},
 			{"crictl info", "the container runtime does not answer on its CRI socket (install and start containerd or CRI-O)", false},
-			{"command -v " + pm, pm + " not found: set packageManager in the inventory (apt or yum)", false},
-			{"ss -Htln '( " + ports + " )'", "ports Kubernetes needs are taken", true},
+			{inplace.Argv("command", "-v", pm), pm + " not found: set packageManager in the inventory (apt or yum)", false},
+			{inplace.Argv("ss", "-Htln", "( "+ports+" )"), "ports Kubernetes needs are taken", true},
 		}
 		for _, ch := range checks {
 			res, err := p.run(ctx, hc, ch.cmd, nil)
@@ -239,15 +253,20 @@ func (p *Provider) build(ctx context.Context, spec provision.Spec, inv inplace.I
 	if endpoint == "" {
 		endpoint = defaultEndpoint(first.h.Address)
 	}
-	cfg := kubeadmConfig(v, first.h.NodeName(), endpoint, p.opts.PodSubnet, certKey)
+	cfg, err := kubeadmConfig(v, first.h.NodeName(), endpoint, p.opts.PodSubnet, certKey)
+	if err != nil {
+		return nil, err
+	}
 	steps := []struct {
 		cmd   string
 		stdin string
 	}{
-		{"mkdir -p /etc/kubernetes", ""},
-		{"tee " + configPath + " >/dev/null", cfg},
-		{"kubeadm init --config " + configPath + " --upload-certs", ""},
-		{"kubectl --kubeconfig " + adminConf + " apply -f " + inplace.ShellQuote(p.opts.CNIManifest), ""},
+		{inplace.Argv("mkdir", "-p", "/etc/kubernetes"), ""},
+		// The file holds the certificate key: an old copy (another mode) is removed, and
+		// the new one is created 0600 under umask 077.
+		{removeConfig + " && umask 077 && " + inplace.Argv("tee", configPath) + " >/dev/null", cfg},
+		{inplace.Argv("kubeadm", "init", "--config", configPath, "--upload-certs"), ""},
+		{inplace.Argv("kubectl", "--kubeconfig", adminConf, "apply", "-f", p.opts.CNIManifest), ""},
 	}
 	for _, s := range steps {
 		var in io.Reader
@@ -262,9 +281,13 @@ func (p *Provider) build(ctx context.Context, spec provision.Spec, inv inplace.I
 	if err != nil {
 		return nil, err
 	}
-	join := joinCommand(string(res.Stdout))
-	if join == "" {
+	line := joinCommand(string(res.Stdout))
+	if line == "" {
 		return nil, fmt.Errorf("host %s: `kubeadm token create --print-join-command` printed no join command:\n%s", first.h.Name, res.Output())
+	}
+	join, err := joinArgv(line)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", first.h.Name, err)
 	}
 	var nodes []string
 	for _, hc := range conns {
@@ -272,15 +295,19 @@ func (p *Provider) build(ctx context.Context, spec provision.Spec, inv inplace.I
 		if hc.h.Name == first.h.Name {
 			continue
 		}
-		cmd := join + " --node-name " + hc.h.NodeName()
+		argv := append(append([]string{}, join...), "--node-name", hc.h.NodeName())
 		if hc.h.Role == inplace.RoleControlPlane {
-			cmd += " --control-plane --certificate-key " + certKey
+			argv = append(argv, "--control-plane", "--certificate-key", certKey)
 		}
-		if _, err := p.run(ctx, hc, cmd, nil); err != nil {
+		if _, err := p.run(ctx, hc, inplace.Argv(argv...), nil); err != nil {
 			return nil, err
 		}
 	}
-	res, err = p.run(ctx, first, "cat "+adminConf, nil)
+	// Every control plane has joined: the certificate key has no further use.
+	if _, err := p.run(ctx, first, removeConfig, nil); err != nil {
+		return nil, err
+	}
+	res, err = p.run(ctx, first, inplace.Argv("cat", adminConf), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +380,38 @@ func (p *Provider) inventoryOf(c state.Cluster) (inplace.Inventory, error) {
 	if path == "" {
 		return inplace.Inventory{}, fmt.Errorf("cluster %s has no inventory recorded: pass --inventory", c.Name)
 	}
-	return inplace.LoadInventory(path)
+	inv, err := inplace.LoadInventory(path)
+	if err != nil {
+		return inv, err
+	}
+	// The inventory file may have changed since the cluster was made: never reset hosts
+	// that were not the cluster's.
+	if want := c.Details["hosts"]; want != "" && want != hostList(inv) {
+		return inv, fmt.Errorf("inventory %s now lists %s, but cluster %s was made on %s: nothing was reset; restore the inventory, or reset the hosts by hand", path, hostList(inv), c.Name, want)
+	}
+	return inv, nil
+}
+
+// hostList names every host with its address and role, in inventory order.
+func hostList(inv inplace.Inventory) string {
+	var parts []string
+	for _, h := range inv.Hosts {
+		parts = append(parts, fmt.Sprintf("%s (%s, %s)", h.Name, h.Address, h.Role))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// DeletePlan implements provision.DeletePlanner: the hosts Delete resets.
+func (p *Provider) DeletePlan(_ context.Context, c state.Cluster) ([]string, error) {
+	inv, err := p.inventoryOf(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range inv.Hosts {
+		out = append(out, fmt.Sprintf("%s (%s, %s)", h.Name, h.Address, h.Role))
+	}
+	return out, nil
 }
 
 // Delete implements provision.Provider: `kubeadm reset -f` on every host, workers first.

@@ -94,13 +94,15 @@ func TestCreateInitsJoinsAndFetchesTheKubeconfig(t *testing.T) {
 		"cp-1: apt-get install -y kubelet=1.37.2-1.1 kubeadm=1.37.2-1.1 kubectl=1.37.2-1.1",
 		"cp-1: apt-mark hold kubelet kubeadm kubectl", "cp-1: systemctl enable --now kubelet",
 		"worker-1: systemctl enable --now kubelet",
-		"cp-1: mkdir -p /etc/kubernetes", "cp-1: tee /etc/kubernetes/phoenix-kubeadm.yaml",
+		"cp-1: mkdir -p /etc/kubernetes", "cp-1: rm -f /etc/kubernetes/phoenix-kubeadm.yaml",
+		"cp-1: tee /etc/kubernetes/phoenix-kubeadm.yaml (umask 0077)",
 		"apiVersion: kubeadm.k8s.io/v1beta4", "kubernetesVersion: v1.37.2", "controlPlaneEndpoint: 127.0.0.1:6443",
 		"cp-1: kubeadm init --config /etc/kubernetes/phoenix-kubeadm.yaml --upload-certs",
 		"cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f " + kubeadm.DefaultCNIManifest,
 		"cp-1: kubeadm token create --print-join-command",
 		"cp-2: kubeadm join 127.0.0.1:6443 --token abcdef.0123456789abcdef", "--node-name cp-2 --control-plane --certificate-key ",
 		"worker-1: kubeadm join 127.0.0.1:6443 --token abcdef.0123456789abcdef",
+		"cp-1: rm -f /etc/kubernetes/phoenix-kubeadm.yaml",
 		"cp-1: cat /etc/kubernetes/admin.conf",
 	}
 	rest := got

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -222,11 +223,7 @@ func newKubeconfigCommand(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := ws.Cluster(args[0])
-			if err != nil {
-				return err
-			}
-			data, err := newManager(g, ws).Providers[c.Provider].Kubeconfig(cmd.Context(), c)
+			data, err := newManager(g, ws).Kubeconfig(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -250,6 +247,7 @@ func clusterNames(g *Global) []string {
 }
 
 func newDeleteCommand(g *Global) *cobra.Command {
+	var yes bool
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete things phoenix made",
@@ -275,7 +273,17 @@ forgotten: phoenix never touches clusters it did not create.`),
 			if err != nil {
 				return err
 			}
-			if err := newManager(g, ws).Delete(cmd.Context(), args[0]); err != nil {
+			m := newManager(g, ws)
+			touched, err := m.DeletePlan(cmd.Context(), c.Name)
+			if err != nil {
+				return err
+			}
+			if len(touched) > 0 && !yes {
+				if err := confirm(g, fmt.Sprintf("Deleting cluster %s runs `kubeadm reset -f` on:\n  %s\n", c.Name, strings.Join(touched, "\n  "))); err != nil {
+					return err
+				}
+			}
+			if err := m.Delete(cmd.Context(), c.Name); err != nil {
 				return err
 			}
 			if c.Managed {
@@ -286,5 +294,17 @@ forgotten: phoenix never touches clusters it did not create.`),
 			return nil
 		},
 	})
+	cmd.Commands()[0].Flags().BoolVar(&yes, "yes", false, "do not ask before resetting the hosts of a kubeadm cluster")
 	return cmd
+}
+
+// confirm shows what is about to happen and asks; anything but y or yes refuses.
+func confirm(g *Global, what string) error {
+	fmt.Fprint(g.Streams.ErrOut, what+"Go on? [y/N] ")
+	answer, _ := bufio.NewReader(g.Streams.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return usageError("not confirmed: nothing was deleted (pass --yes to skip the question)")
 }

@@ -73,6 +73,13 @@ func (f *routerFlags) resolve(fs *pflag.FlagSet, ws *state.Workspace, stored *cu
 		set("blue-server", &h.BlueServer, f.hp.BlueServer)
 		set("green-server", &h.GreenServer, f.hp.GreenServer)
 		set("haproxy-state-file", &h.StateFile, f.hp.StateFile)
+		if h.Backend != "" {
+			// Refused here, before anything reaches the socket or the journal: a name
+			// with ';' or a space would be a second runtime API command.
+			if err := haproxy.ValidateConfig(*h); err != nil {
+				return c, usageError("%v", err)
+			}
+		}
 	case cutover.RouterDNS:
 		if c.DNS == nil {
 			c.DNS = &cutover.DNSConfig{}

@@ -21,6 +21,7 @@ type migrateFlags struct {
 	from, to       string
 	dryRun         string
 	artifacts      string
+	keepSecrets    bool
 	resume         bool
 	concurrency    int
 	qps            float32
@@ -93,7 +94,7 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 			view := newProgressView(g.Streams.ErrOut, g.Verbosity > 0)
 			res, err := migrate.Run(cmd.Context(), migrate.Options{
 				Blue: blue, Green: green, BlueName: blueName, GreenName: greenName,
-				Namespaces: f.namespaces, Selector: f.selector, ArtifactsDir: f.artifacts,
+				Namespaces: f.namespaces, Selector: f.selector, ArtifactsDir: f.artifacts, KeepSecrets: f.keepSecrets,
 				JournalRoot: ws.Path("migrations"), Resume: f.resume, DryRun: dry,
 				Concurrency: f.concurrency, QPS: qps, Burst: f.burst,
 				ForceConflicts: f.forceConflicts, Replace: f.replace,
@@ -126,7 +127,8 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 	fl.StringVar(&f.from, "from", "", "source cluster in the workspace (default: the cluster with role blue)")
 	fl.StringVar(&f.to, "to", "", "target cluster in the workspace (default: the cluster with role green)")
 	fl.StringVar(&f.dryRun, "dry-run", f.dryRun, "none, client (plan only) or server (green validates, nothing persists)")
-	fl.StringVar(&f.artifacts, "artifacts", "", "directory for the exported YAML and plan.txt (default: in the migration's journal)")
+	fl.StringVar(&f.artifacts, "artifacts", "", "directory for the exported YAML and plan.txt (default: in the migration's journal); phoenix creates it 0700 and refuses one it did not create")
+	fl.BoolVar(&f.keepSecrets, "keep-secrets", false, "keep the plaintext Secret YAML in the artifacts after the run (removed by default)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the latest migration from its journal")
 	fl.IntVar(&f.concurrency, "concurrency", f.concurrency, "parallel applies within a dependency level")
 	fl.Float32Var(&f.qps, "qps", f.qps, "client-side requests per second to each cluster (0 or less: unthrottled)")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phoenix-upgrade/phoenix/inplace"
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/provision"
 	"github.com/phoenix-upgrade/phoenix/provision/kubeadm"
@@ -65,6 +66,9 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			}
 			if err := state.ValidateName(f.name); err != nil {
 				return usageError("%v", err)
+			}
+			if err := inplace.ValidateRevision(f.kubeadm.Revision); err != nil {
+				return usageError("--package-revision: %v", err)
 			}
 			ws, err := g.OpenWorkspace()
 			if err != nil {

@@ -163,6 +163,9 @@ func (f *upgradeFlags) options() (inplace.Options, error) {
 		}
 		o.Via = append(o.Via, pv)
 	}
+	if err := inplace.ValidateRevision(f.revision); err != nil {
+		return o, usageError("--package-revision: %v", err)
+	}
 	o.DryRun, o.Resume, o.KubeletsEveryHop = f.dryRun, f.resume, f.everyHop
 	o.Runbook = inplace.RunbookOptions{MaxUnavailable: f.maxUnavailable, DeleteEmptyDirData: f.deleteEmptyDir, Revision: f.revision,
 		CommandTimeout: f.commandTimeout, ApplyTimeout: 2 * f.commandTimeout, DrainTimeout: f.drainTimeout, ReadyTimeout: f.readyTimeout}

@@ -42,6 +42,7 @@ hosts:
 		{"a downgrade is refused", []string{"--to", "v1.26.15", "--from", "v1.27.16", "--dry-run"}, ExitError, nil, "downgrade"},
 		{"--to is required", []string{"--dry-run"}, ExitUsage, nil, "--to is required"},
 		{"--resume needs a journal", []string{"--resume"}, ExitError, nil, "nothing to resume"},
+		{"an injected package revision is refused", []string{"--to", "v1.28.15", "--from", "v1.27.16", "--dry-run", "--package-revision", "1.1; reboot"}, ExitUsage, nil, "package revision"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

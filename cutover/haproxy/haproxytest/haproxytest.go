@@ -8,13 +8,16 @@
 package haproxytest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -172,4 +175,80 @@ func (in *Instance) stop() {
 	}
 	_ = in.cmd.Process.Kill()
 	<-in.exited
+}
+
+// Tap is a unix socket in front of the runtime API that records every line sent
+// through it, so a test can show that nothing reached HAProxy.
+type Tap struct {
+	// Socket is the tap's path, to give phoenix instead of Instance.Socket.
+	Socket string
+
+	mu    sync.Mutex
+	lines []string
+}
+
+// Lines returns what was sent through the tap so far.
+func (tp *Tap) Lines() []string {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return append([]string(nil), tp.lines...)
+}
+
+// Tap starts a recording proxy to the admin socket; t.Cleanup stops it.
+func (in *Instance) Tap() *Tap {
+	in.t.Helper()
+	tp := &Tap{Socket: in.Socket + ".tap"}
+	l, err := net.Listen("unix", tp.Socket)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	in.t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("unix", in.Socket)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if line != "" {
+					tp.mu.Lock()
+					tp.lines = append(tp.lines, strings.TrimSuffix(line, "\n"))
+					tp.mu.Unlock()
+				}
+				if err != nil {
+					return
+				}
+				if _, err := io.WriteString(up, line); err != nil {
+					return
+				}
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+	return tp
+}
+
+// Command sends one runtime API command to the admin socket and returns the answer.
+func (in *Instance) Command(line string) string {
+	in.t.Helper()
+	c, err := net.Dial("unix", in.Socket)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		in.t.Fatal(err)
+	}
+	out, err := io.ReadAll(c)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return string(out)
 }
