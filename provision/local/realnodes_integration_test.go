@@ -80,15 +80,19 @@ func TestRealNodesRunPodsThatServeAndDeleteLeavesNothing(t *testing.T) {
 				}
 			}
 			served := map[string]bool{}
-			for i := 0; i < 40 && len(served) < 2; i++ {
-				body := get(t, fmt.Sprintf("http://%s:%d/", nodeIPs[i%len(nodeIPs)], nodePort))
+			// kube-proxy programs the second endpoint a moment after the Deployment reports
+			// it available: keep asking (a new connection each time) for up to 30 s.
+			requests := 0
+			for deadline := time.Now().Add(30 * time.Second); len(served) < 2 && time.Now().Before(deadline); requests++ {
+				body := get(t, fmt.Sprintf("http://%s:%d/", nodeIPs[requests%len(nodeIPs)], nodePort))
 				if !strings.HasPrefix(body, "payments-api ") {
 					t.Fatalf("NodePort answered %q", body)
 				}
 				served[strings.Fields(body)[2]] = true
+				time.Sleep(50 * time.Millisecond)
 			}
 			if len(served) < 2 {
-				t.Errorf("40 requests through the NodePort reached pods %v, want both replicas", served)
+				t.Errorf("%d requests through the NodePort in 30 s reached pods %v, want both replicas", requests, served)
 			}
 
 			kubectl := filepath.Join(local.VersionCacheDir(v), "kubectl")
