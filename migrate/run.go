@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -80,12 +81,31 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	// One migration at a time per workspace: the journal's torn-line repair and its
 	// appends must not meet another run's.
-	lock, err := state.LockFile(filepath.Join(opts.JournalRoot, LockFileName), "a migration")
+	lockPath := filepath.Join(opts.JournalRoot, LockFileName)
+	_, statErr := os.Lstat(opts.JournalRoot)
+	rootExisted := statErr == nil
+	_, statErr = os.Lstat(lockPath)
+	lockExisted := statErr == nil
+	lock, err := state.LockFile(lockPath, "a migration")
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Unlock()
-	r, err := newRun(opts)
+	var r *run
+	defer func() {
+		// A run that stopped before its journal (bad input, an unreachable cluster)
+		// leaves the workspace as it found it: no lock file, no migrations directory.
+		// Still holding the lock, nobody else can be using this file.
+		if r == nil || r.j == nil {
+			if !lockExisted {
+				_ = os.Remove(lockPath)
+			}
+			if !rootExisted {
+				_ = os.Remove(opts.JournalRoot) // only when empty
+			}
+		}
+		lock.Unlock()
+	}()
+	r, err = newRun(opts)
 	if err != nil {
 		return nil, err
 	}
