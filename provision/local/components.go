@@ -357,7 +357,7 @@ func createNodes(ctx context.Context, cfg *rest.Config, cluster, version string,
 					corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"),
 					corev1.ResourcePods: resource.MustParse("250"),
 				},
-				NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version, KubeProxyVersion: version, OperatingSystem: "linux", Architecture: "amd64"},
+				NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version, OperatingSystem: "linux", Architecture: "amd64"},
 			},
 		}
 		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

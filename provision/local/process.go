@@ -47,14 +47,10 @@ type exitWatch struct {
 	state string
 }
 
-// startProcess starts a program detached from phoenix (its own session), logging to
-// logPath, so that the cluster outlives the `phoenix provision` command.
-func startProcess(name, bin string, args []string, logPath string, env []string) (proc, error) {
-	return startProcessIn("", name, bin, args, logPath, env)
-}
-
-// startProcessIn is startProcess inside the network namespace netns (a name under
-// /run/netns; "" is the host's). nsenter execs the program, so the pid is the program's.
+// startProcessIn starts a program detached from phoenix (its own session), logging to
+// logPath, so that the cluster outlives the `phoenix provision` command; inside the network
+// namespace netns (a name under /run/netns; "" is the host's).
+// nsenter execs the program, so the pid is the program's.
 // Only the network namespace is entered: the kubelet and containerd must see the host's
 // mounts (/sys/fs/cgroup), which `ip netns exec` would hide behind a private /sys.
 func startProcessIn(netns, name, bin string, args []string, logPath string, env []string) (proc, error) {
