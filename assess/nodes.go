@@ -416,3 +416,17 @@ func (c *checker) configAPIFinding(apiVersion, kind, where string) (Finding, boo
 }
 
 func yamlUnmarshal(data []byte, v any) error { return yaml.Unmarshal(data, v) }
+
+// isControlPlaneManifest reports a static-pod manifest of a control-plane component.
+func isControlPlaneManifest(data []byte) bool {
+	var pod map[string]any
+	if yamlUnmarshal(data, &pod) != nil {
+		return false
+	}
+	for _, a := range podArgs(pod) {
+		if controlPlaneComponents[a.component] {
+			return true
+		}
+	}
+	return false
+}
