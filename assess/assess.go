@@ -26,6 +26,10 @@ type Options struct {
 	Namespaces []string
 	// ManifestDir is a directory (or file) of manifests and rendered charts to scan offline.
 	ManifestDir string
+	// Nodes are files read from the nodes themselves (the in-place path reads them over SSH:
+	// inplace.ReadNodes): kubelet flags and configuration, static-pod manifests, the files
+	// they name, /proc/mounts.
+	Nodes []NodeFiles
 	// KnowledgeBase to use; nil loads the embedded one.
 	KnowledgeBase *KnowledgeBase
 	// Log receives progress at debug level; nil discards it.
@@ -37,8 +41,8 @@ type Options struct {
 // that is not a Kubernetes manifest) land in Report.Errors; an error is returned only when
 // nothing useful can be reported (bad options, unreachable cluster).
 func Assess(ctx context.Context, opts Options) (*Report, error) {
-	if opts.Clients == nil && opts.ManifestDir == "" {
-		return nil, errors.New("nothing to assess: give a cluster or a manifest directory (-f DIR)")
+	if opts.Clients == nil && opts.ManifestDir == "" && len(opts.Nodes) == 0 {
+		return nil, errors.New("nothing to assess: give a cluster, a manifest directory (-f DIR) or nodes' files")
 	}
 	if opts.Path == "" {
 		opts.Path = BlueGreen
@@ -81,7 +85,7 @@ func Assess(ctx context.Context, opts Options) (*Report, error) {
 			}
 			r.Hops = append(r.Hops, HopSummary{ControlPlane: h.From.String() + " -> " + h.To.String(), Kubelets: kub, Force: h.Force})
 		}
-		r.Findings = append(r.Findings, planFindings(kb, w)...)
+		r.Findings = append(r.Findings, planFindings(kb, w, len(opts.Nodes) > 0)...)
 	}
 	c := &checker{kb: kb, w: w, path: opts.Path}
 	if opts.ManifestDir != "" {
@@ -91,6 +95,13 @@ func Assess(ctx context.Context, opts Options) (*Report, error) {
 			return nil, err
 		}
 		r.Sources = append(r.Sources, "manifests "+opts.ManifestDir)
+		r.Findings = append(r.Findings, fs...)
+		r.Errors = append(r.Errors, ps...)
+	}
+	for _, n := range opts.Nodes {
+		log.Debug("checking node files", "node", n.Node, "files", len(n.Files))
+		fs, ps := c.nodeFilesFindings(n)
+		r.Sources = append(r.Sources, "node "+n.Node+" ("+n.Source+")")
 		r.Findings = append(r.Findings, fs...)
 		r.Errors = append(r.Errors, ps...)
 	}
@@ -114,22 +125,29 @@ func Assess(ctx context.Context, opts Options) (*Report, error) {
 	return r, nil
 }
 
-// planFindings are the findings that belong to the in-place path itself: the pitfalls that
-// apply at every hop, and the plan's notes (kubelet jumps, kubeadm --force).
-func planFindings(kb *KnowledgeBase, w Window) []Finding {
+// planFindings are the findings that belong to the in-place path itself: the pitfalls the
+// knowledge base places in the plan (every hop, or the hop that reaches them), and the
+// plan's notes (kubelet jumps, kubeadm --force). nodesRead says phoenix read the nodes' files
+// (Options.Nodes): what it then checks itself is not repeated as a reminder.
+func planFindings(kb *KnowledgeBase, w Window, nodesRead bool) []Finding {
 	var out []Finding
-	for _, id := range []string{"kubeadm-one-minor-per-hop", "kubelet-container-hash-restart", "pause-image", "kubelet-allow-privileged"} {
-		p, ok := kb.Pitfall(id)
-		if !ok || !w.applies(p.Since) && id != "kubeadm-one-minor-per-hop" && id != "kubelet-container-hash-restart" {
+	for _, p := range kb.Pitfalls {
+		if p.Plan == "" || p.Plan == PlanAtSince && !w.applies(p.Since) || !pathIncludes(p.Paths, InPlace) {
+			continue
+		}
+		if nodesRead && p.Plan == PlanAtSince && p.Check == "component-flags" {
 			continue
 		}
 		f := Finding{Severity: p.Severity, Check: "in-place-plan", Object: p.Title, Where: "plan", Source: p.Source, Message: p.Detect, Action: p.Action}
-		if p.Severity == Blocker {
-			// phoenix cannot see node files: what it cannot verify it asks the operator to check.
-			f.Severity = Action
-			f.Message = "phoenix cannot read node files, check each node: " + p.Detect
+		if p.Runbook != "" {
+			f.Action += " (phoenix upgrade: " + p.Runbook + ")"
 		}
-		if id == "pause-image" || id == "kubelet-allow-privileged" {
+		if p.Severity == Blocker {
+			// Without the nodes' files, what phoenix cannot verify it asks the operator to check.
+			f.Severity = Action
+			f.Message = "phoenix did not read the nodes' files (assess --inventory reads them over SSH), check each node: " + p.Detect
+		}
+		if p.Plan == PlanAtSince {
 			f.Version = p.Since
 			f = w.place(f)
 		}
@@ -140,4 +158,13 @@ func planFindings(kb *KnowledgeBase, w Window) []Finding {
 			Action: "follow the hop plan", Source: "https://kubernetes.io/releases/version-skew-policy/"})
 	}
 	return out
+}
+
+func pathIncludes(paths []string, p Path) bool {
+	for _, x := range paths {
+		if x == string(p) {
+			return true
+		}
+	}
+	return false
 }

@@ -17,6 +17,11 @@ type checker struct {
 	path Path
 	// live: objects come from a running cluster (their manifests may be stale).
 	live bool
+	// worker: the settings checked are a worker node's (they bite when its kubelet moves,
+	// which in-place may be later than the control plane).
+	worker bool
+	// facts collects what the checks of one node learn (nil outside a node's checks).
+	facts *nodeFacts
 }
 
 func objectName(u *unstructured.Unstructured) string {
@@ -111,9 +116,18 @@ func (c *checker) contentFindings(u *unstructured.Unstructured, where string) []
 	switch u.GetKind() {
 	case "ClusterConfiguration":
 		out = append(out, c.clusterConfigFindings(u.Object, where)...)
-	case "KubeProxyConfiguration", "KubeletConfiguration":
+	case "KubeProxyConfiguration":
 		gates, _, _ := unstructured.NestedMap(u.Object, "featureGates")
 		out = append(out, c.gateFindings(gates, u.GetKind(), where)...)
+	case "KubeletConfiguration":
+		out = append(out, c.kubeletConfigFindings(u.Object, u.GetKind(), where, nil)...)
+	}
+	if u.GetKind() == "Pod" {
+		// Static pods' manifests on disk, and their mirror pods in a live cluster.
+		out = append(out, c.staticPodFindings(u.Object, where)...)
+	}
+	if f, ok := c.configAPIFinding(u.GetAPIVersion(), u.GetKind(), where); ok {
+		out = append(out, f)
 	}
 	return out
 }
@@ -180,7 +194,19 @@ func parseGateList(s string) map[string]any {
 	return out
 }
 
+// gateFindings reports feature gates that a release on the way refuses: gates it no longer
+// knows (at their removal), and gates set against the default they are locked to (at the
+// lock, which comes first). component names where they are set.
 func (c *checker) gateFindings(gates map[string]any, component, where string) []Finding {
+	return c.gateFindingsIn(gates, component, where, c.kb.LookupGate)
+}
+
+// kubeadmGateFindings reports kubeadm's own feature gates (ClusterConfiguration featureGates).
+func (c *checker) kubeadmGateFindings(gates map[string]any, where string) []Finding {
+	return c.gateFindingsIn(gates, "kubeadm (ClusterConfiguration featureGates)", where, c.kb.LookupKubeadmGate)
+}
+
+func (c *checker) gateFindingsIn(gates map[string]any, component, where string, lookup func(string) (FeatureGate, bool)) []Finding {
 	names := make([]string, 0, len(gates))
 	for n := range gates {
 		names = append(names, n)
@@ -188,8 +214,17 @@ func (c *checker) gateFindings(gates map[string]any, component, where string) []
 	sort.Strings(names)
 	var out []Finding
 	for _, n := range names {
+		g, known := lookup(n)
+		if val, ok := gateValue(gates[n]); known && ok && g.LockedIn != "" && val != g.Default && c.w.applies(g.LockedIn) &&
+			(g.RemovedIn == "" || !versionLess(g.RemovedIn, g.LockedIn)) {
+			out = append(out, c.place(Finding{Severity: Blocker, Check: "feature-gates", Object: fmt.Sprintf("feature gate %s=%t in %s", n, val, component), Where: where,
+				Version: g.LockedIn, Source: g.Source,
+				Message: fmt.Sprintf("feature gate %s is locked to %t from %s (%s); setting it to %t stops the component", n, g.Default, g.LockedIn, g.Stage, val),
+				Action:  fmt.Sprintf("remove %s from %s's feature gates (or set it to %t) before the upgrade reaches %s%s", n, component, g.Default, g.LockedIn, removedAfter(g))}))
+			continue
+		}
 		version, source, extra := "", "", ""
-		if g, ok := c.kb.LookupGate(n); ok {
+		if known {
 			version, source = g.RemovedIn, g.Source
 		}
 		// A seed pitfall about the gate at (or before) its removal release wins: it says what broke.
@@ -199,12 +234,44 @@ func (c *checker) gateFindings(gates map[string]any, component, where string) []
 		if version == "" || !c.w.applies(version) {
 			continue
 		}
-		out = append(out, c.w.place(Finding{Severity: Blocker, Check: "feature-gates", Object: fmt.Sprintf("feature gate %s in %s", n, component), Where: where,
+		out = append(out, c.place(Finding{Severity: Blocker, Check: "feature-gates", Object: fmt.Sprintf("feature gate %s in %s", n, component), Where: where,
 			Version: version, Source: source,
 			Message: fmt.Sprintf("feature gate %s is not recognised from %s; the component refuses to start%s", n, version, extra),
 			Action:  fmt.Sprintf("remove %s from %s's feature gates before the upgrade reaches %s", n, component, version)}))
 	}
 	return out
+}
+
+func removedAfter(g FeatureGate) string {
+	if g.RemovedIn == "" {
+		return ""
+	}
+	return "; the gate is removed in " + g.RemovedIn
+}
+
+// gateValue reads a gate's value as YAML (bool) or a flag ("true"/"false") gives it.
+func gateValue(v any) (bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// place fills in the hop of a finding: the control-plane hop, or for a worker node's own
+// settings the hop at which its kubelet moves.
+func (c *checker) place(f Finding) Finding {
+	if c.worker {
+		return c.w.placeKubelet(f)
+	}
+	return c.w.place(f)
 }
 
 func kebab(s string) string {

@@ -9,7 +9,11 @@
 //   - ScanCluster reads a live cluster through its API (objects last written through a removed
 //     version, Helm v3 release Secrets, PodSecurityPolicies, kubeadm's ClusterConfiguration, the
 //     kube-proxy and kubelet ConfigMaps, the CoreDNS Corefile, webhook certificates, Services
-//     whose addresses change, PersistentVolumes whose data must move).
+//     whose addresses change, PersistentVolumes whose data must move), and every node
+//     through the apiserver's node proxy (the kubelet's configz and metrics) and its status;
+//   - Options.Nodes checks files read from the nodes themselves (inplace.ReadNodes over SSH,
+//     or a node's copy under -f): kubelet flags and configuration, static pods, the audit
+//     policy and scheduler configuration they name, /proc/mounts.
 //
 // Findings carry a severity (blocker, action, info), what to do, and for an in-place upgrade
 // the hop at which they bite (the hops come from package skew). The Report renders as a table,

@@ -170,6 +170,25 @@ func (w Window) hopFor(v string) string {
 	return ""
 }
 
+// placeKubelet fills in Hop for a worker's finding: the first hop whose kubelets move to
+// (or past) its Version.
+func (w Window) placeKubelet(f Finding) Finding {
+	if f.Version == "" || w.Plan == nil {
+		return f
+	}
+	ver, err := kube.ParseVersion(f.Version)
+	if err != nil {
+		return f
+	}
+	for _, h := range w.Plan.Hops {
+		if h.Kubelets && h.To.Minor >= ver.Minor {
+			f.Hop = h.To.String()
+			return f
+		}
+	}
+	return f
+}
+
 // place fills in Hop for a finding that bites at its Version.
 func (w Window) place(f Finding) Finding {
 	if f.Version != "" {

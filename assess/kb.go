@@ -72,7 +72,30 @@ type Pitfall struct {
 	Severity Severity `json:"severity"`
 	Paths    []string `json:"paths"`
 	Check    string   `json:"check,omitempty"`
-	Detect   string   `json:"detect"`
+	// Plan is where an in-place assessment's hop plan lists it: every-hop, at-since, or
+	// empty (only a scanner check reports it).
+	Plan   string `json:"plan,omitempty"`
+	Detect string `json:"detect"`
+	Action string `json:"action"`
+	// Runbook says what phoenix upgrade does about it, if anything.
+	Runbook string `json:"runbook,omitempty"`
+	Source  string `json:"source"`
+}
+
+// Plan placements of a pitfall.
+const (
+	PlanEveryHop = "every-hop"
+	PlanAtSince  = "at-since"
+)
+
+// Runtime is a container runtime version range a kubelet release no longer works with:
+// runtimes older than Below, from kubelet Since on.
+type Runtime struct {
+	Runtime  string   `json:"runtime"`
+	Below    string   `json:"below"`
+	Since    string   `json:"since"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
 	Action   string   `json:"action"`
 	Source   string   `json:"source"`
 }
@@ -84,6 +107,7 @@ type KnowledgeBase struct {
 	Flags        []Flag        `json:"flags"`
 	KubeadmAPIs  []KubeadmAPI  `json:"kubeadmAPIVersions"`
 	Pitfalls     []Pitfall     `json:"pitfalls"`
+	Runtimes     []Runtime     `json:"runtimes"`
 
 	// Generated is the extract of the Kubernetes source (data/generated.json) the gates and
 	// flags above are derived from.
@@ -131,12 +155,15 @@ func Load() (*KnowledgeBase, error) {
 	var pitfalls struct {
 		Pitfalls []Pitfall `json:"pitfalls"`
 	}
-	for name, v := range map[string]any{"featuregates.yaml": &gates, "flags.yaml": &flags, "kubeadm.yaml": &kubeadm, "pitfalls.yaml": &pitfalls} {
+	var runtimes struct {
+		Runtimes []Runtime `json:"runtimes"`
+	}
+	for name, v := range map[string]any{"featuregates.yaml": &gates, "flags.yaml": &flags, "kubeadm.yaml": &kubeadm, "pitfalls.yaml": &pitfalls, "runtimes.yaml": &runtimes} {
 		if err := readData(name, v); err != nil {
 			return nil, err
 		}
 	}
-	kb.FeatureGates, kb.Flags, kb.KubeadmAPIs, kb.Pitfalls = gates.Gates, flags.Flags, kubeadm.Versions, pitfalls.Pitfalls
+	kb.FeatureGates, kb.Flags, kb.KubeadmAPIs, kb.Pitfalls, kb.Runtimes = gates.Gates, flags.Flags, kubeadm.Versions, pitfalls.Pitfalls, runtimes.Runtimes
 	gen, err := LoadGenerated()
 	if err != nil {
 		return nil, err
@@ -230,6 +257,17 @@ func (kb *KnowledgeBase) index() error {
 		}
 		if p.Source == "" || p.Action == "" || !p.Severity.valid() {
 			return fmt.Errorf("knowledge base: pitfall %s needs a source, an action and a severity", p.ID)
+		}
+		if p.Plan != "" && p.Plan != PlanEveryHop && p.Plan != PlanAtSince {
+			return fmt.Errorf("knowledge base: pitfall %s: plan %q is neither %s nor %s", p.ID, p.Plan, PlanEveryHop, PlanAtSince)
+		}
+	}
+	for _, r := range kb.Runtimes {
+		if err := check("runtime "+r.Runtime, r.Since, true); err != nil {
+			return err
+		}
+		if _, ok := parseSemver(r.Below); !ok || r.Source == "" || r.Action == "" || !r.Severity.valid() {
+			return fmt.Errorf("knowledge base: runtime %s below %q needs a version, a source, an action and a severity", r.Runtime, r.Below)
 		}
 	}
 	sort.SliceStable(kb.APIs, func(i, j int) bool {

@@ -3,6 +3,7 @@ package assess
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -42,6 +43,9 @@ func (c *checker) clusterConfigFindings(cfg map[string]any, where string) []Find
 			Message: fmt.Sprintf("kubeadm stops reading %s in %s", apiVersion, k.RemovedIn),
 			Action:  fmt.Sprintf("convert configuration files with `kubeadm config migrate` (of a kubeadm that reads both %s and %s) before the hop to %s", apiVersion, k.Successor, k.RemovedIn)}))
 	}
+	if gates, ok, _ := unstructured.NestedMap(cfg, "featureGates"); ok {
+		out = append(out, c.kubeadmGateFindings(gates, where)...)
+	}
 	components := []struct{ key, name string }{
 		{"apiServer", "kube-apiserver"}, {"controllerManager", "kube-controller-manager"}, {"scheduler", "kube-scheduler"},
 	}
@@ -56,14 +60,19 @@ func (c *checker) clusterConfigFindings(cfg map[string]any, where string) []Find
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			out = append(out, c.flagFindings(comp.name, "--"+n, args[n], where)...)
+			out = append(out, c.flagFindings(comp.name, "--"+n, args[n], where, "kubeadm ClusterConfiguration extraArgs")...)
 		}
 	}
 	return out
 }
 
-// flagFindings reports a component flag the knowledge base lists as removed or neutered.
-func (c *checker) flagFindings(component, flag, value, where string) []Finding {
+// flagFindings reports a component flag the knowledge base lists as removed or neutered;
+// setIn says where the flag is set (kubeadm extraArgs, the kubelet's flags file, ...).
+func (c *checker) flagFindings(component, flag, value, where, setIn string) []Finding {
+	check := "kubeadm-config"
+	if !strings.HasPrefix(setIn, "kubeadm") {
+		check = "component-flags"
+	}
 	var out []Finding
 	for _, f := range c.kb.Flags {
 		if f.Component != component || f.Flag != flag || !c.w.applies(f.Since) {
@@ -82,9 +91,9 @@ func (c *checker) flagFindings(component, flag, value, where string) []Finding {
 				sev = p.Severity
 			}
 		}
-		out = append(out, c.w.place(Finding{Severity: sev, Check: "kubeadm-config", Object: component + " " + flag, Where: where,
+		out = append(out, c.place(Finding{Severity: sev, Check: check, Object: component + " " + flag, Where: where,
 			Version: f.Since, Source: f.Source, Message: msg,
-			Action: fmt.Sprintf("remove %s from %s's arguments (kubeadm ClusterConfiguration extraArgs)%s", flag, component, replacement(f))}))
+			Action: fmt.Sprintf("remove %s from %s's arguments (%s)%s", flag, component, setIn, replacement(f))}))
 	}
 	return out
 }

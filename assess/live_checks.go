@@ -12,11 +12,14 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
 )
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
@@ -279,21 +282,89 @@ func parseCerts(data []byte) []*x509.Certificate {
 	}
 }
 
-// nodes reports nodes still running Docker Engine through dockershim.
+// nodes checks every node: Docker Engine through dockershim, and through the apiserver's
+// node proxy the kubelet's configuration (/configz: feature gates, failCgroupV1, swap) and
+// metrics (kubelet_cgroup_version, kubelet_cri_losing_support), and the container runtime's
+// version. A node whose kubelet does not answer is reported and skipped.
 func (s *liveScan) nodes(ctx context.Context, _ map[schema.GroupVersionResource]bool) error {
-	p, ok := s.kb.Pitfall("dockershim-removal")
-	if !ok || s.path != InPlace || !s.w.applies(p.Since) {
-		return nil
-	}
 	nodes, err := s.clients.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
-	for _, n := range nodes.Items {
-		if rt := n.Status.NodeInfo.ContainerRuntimeVersion; strings.HasPrefix(rt, "docker://") {
-			s.add(s.w.place(Finding{Severity: p.Severity, Check: p.Check, Object: "Node " + n.Name, Where: "live", Version: p.Since, Source: p.Source,
-				Message: "runs " + rt + " through dockershim, which the kubelet drops in " + p.Since, Action: p.Action}))
-		}
+	for i := range nodes.Items {
+		s.node(ctx, &nodes.Items[i])
 	}
 	return nil
+}
+
+func (s *liveScan) node(ctx context.Context, n *corev1.Node) {
+	obj := "Node " + n.Name
+	rt := n.Status.NodeInfo.ContainerRuntimeVersion
+	if p, ok := s.kb.Pitfall("dockershim-removal"); ok && s.path == InPlace && s.w.applies(p.Since) && strings.HasPrefix(rt, "docker://") {
+		s.add(s.w.place(Finding{Severity: p.Severity, Check: p.Check, Object: obj, Where: "live", Version: p.Since, Source: p.Source,
+			Message: "runs " + rt + " through dockershim, which the kubelet drops in " + p.Since, Action: p.Action}))
+	}
+	nc := *s.checker
+	_, cp := n.Labels["node-role.kubernetes.io/control-plane"]
+	if _, master := n.Labels["node-role.kubernetes.io/master"]; master {
+		cp = true
+	}
+	nc.worker = !cp
+	nc.facts = &nodeFacts{}
+	// The node's settings bite from its kubelet's release on (it may lag the control plane;
+	// it is never newer than the source).
+	kubelet, kerr := kube.ParseVersion(n.Status.NodeInfo.KubeletVersion)
+	if kerr == nil && nc.w.From != nil && kubelet.Minor < nc.w.From.Minor {
+		nc.w.From = &kubelet
+	} else if nc.w.From != nil {
+		kubelet = *nc.w.From
+	}
+	proxy := func(path string) ([]byte, error) {
+		return s.clients.Kube.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy", path).DoRaw(ctx)
+	}
+	if data, err := proxy("configz"); err != nil {
+		s.fail("node %s: reading the kubelet's configuration (/api/v1/nodes/%s/proxy/configz): %v", n.Name, n.Name, err)
+	} else {
+		var cz struct {
+			KubeletConfig map[string]any `json:"kubeletconfig"`
+		}
+		if err := json.Unmarshal(data, &cz); err != nil {
+			s.fail("node %s: configz does not parse: %v", n.Name, err)
+		} else {
+			if p, ok := s.kb.Pitfall("cgroup-v1"); ok && kerr == nil && kubelet.Less(kube.MustParseVersion(p.Since)) {
+				nc.facts.defaulted = true
+			}
+			if s.path == InPlace {
+				s.add(nc.kubeletConfigFindings(cz.KubeletConfig, "kubelet", "live node "+n.Name+" (configz)", nil)...)
+			} else if v, ok, _ := unstructured.NestedBool(cz.KubeletConfig, "failCgroupV1"); ok {
+				nc.facts.failCgroupV1 = &v
+			}
+		}
+	}
+	if data, err := proxy("metrics"); err != nil {
+		s.fail("node %s: reading the kubelet's metrics: %v", n.Name, err)
+	} else {
+		nc.facts.cgroup, nc.facts.losingSupport = kubeletMetrics(data)
+	}
+	where := "live node " + n.Name
+	s.add(nc.cgroupFindings(obj, where+" (metrics, configz)")...)
+	s.add(nc.runtimeFindings(obj, where+" (status.nodeInfo)", rt)...)
+}
+
+var losingSupportRE = regexp.MustCompile(`^kubelet_cri_losing_support\{[^}]*version="([^"]+)"[^}]*\}\s+([0-9.e+]+)`)
+
+// kubeletMetrics reads kubelet_cgroup_version (v1.31 on) and kubelet_cri_losing_support
+// (v1.34 on) from the kubelet's /metrics.
+func kubeletMetrics(data []byte) (cgroup int, losingSupport string) {
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "kubelet_cgroup_version "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				cgroup = int(f)
+			}
+		}
+		if m := losingSupportRE.FindStringSubmatch(line); m != nil && m[2] != "0" {
+			losingSupport = m[1]
+		}
+	}
+	return cgroup, losingSupport
 }

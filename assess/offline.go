@@ -30,6 +30,7 @@ func (c *checker) scanManifests(ctx context.Context, root string) ([]Finding, []
 		return nil, nil, fmt.Errorf("reading manifests: %w", err)
 	}
 	var files []string
+	nodeDirs := map[string]bool{}
 	if !info.IsDir() {
 		files = []string{root}
 	} else {
@@ -40,18 +41,74 @@ func (c *checker) scanManifests(ctx context.Context, root string) ([]Finding, []
 			if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != root {
 				return filepath.SkipDir
 			}
-			if !d.IsDir() && manifestExts[strings.ToLower(filepath.Ext(p))] {
-				files = append(files, p)
+			if d.IsDir() {
+				return nil
 			}
+			if d.Name() == "mounts" || isEnvFile(d.Name()) {
+				nodeDirs[filepath.Dir(p)] = true
+			}
+			files = append(files, p)
 			return nil
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading manifests under %s: %w", root, err)
 		}
 	}
-	sort.Strings(files)
 	var findings []Finding
 	var problems []string
+	// A directory with a mounts or *.env file is one node's copy of its files: they are
+	// checked together (the cgroup of its mounts with its kubelet configuration).
+	nodes := map[string]*NodeFiles{}
+	nodeOf := func(p string) *NodeFiles {
+		for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+			if nodeDirs[d] {
+				return nodes[d]
+			}
+			if d == root || d == filepath.Dir(d) {
+				return nil
+			}
+		}
+	}
+	var nodeNames []string
+	for d := range nodeDirs {
+		name := filepath.Base(d)
+		if r, err := filepath.Rel(root, d); err == nil && r != "." {
+			name = r
+		}
+		nodes[d] = &NodeFiles{Node: name, Source: d, Files: map[string][]byte{}}
+		nodeNames = append(nodeNames, d)
+	}
+	var plain []string
+	for _, f := range files {
+		n := nodeOf(f)
+		if n == nil {
+			if manifestExts[strings.ToLower(filepath.Ext(f))] {
+				plain = append(plain, f)
+			}
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f, err))
+			continue
+		}
+		rel, _ := filepath.Rel(n.Source, f)
+		if !manifestExts[strings.ToLower(filepath.Ext(f))] && filepath.Base(f) != "mounts" && !isEnvFile(filepath.Base(f)) {
+			continue
+		}
+		n.Files["/"+filepath.ToSlash(rel)] = data
+		if strings.HasPrefix(filepath.ToSlash(rel), "manifests/") && isControlPlaneManifest(data) {
+			n.ControlPlane = true
+		}
+	}
+	sort.Strings(nodeNames)
+	for _, d := range nodeNames {
+		fs, ps := c.nodeFilesFindings(*nodes[d])
+		findings = append(findings, fs...)
+		problems = append(problems, ps...)
+	}
+	files = plain
+	sort.Strings(files)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

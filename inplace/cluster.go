@@ -91,7 +91,67 @@ func (k *KubeCluster) Preflight(ctx context.Context) ([]string, error) {
 	if len(notReady) > 0 {
 		return nil, fmt.Errorf("nodes not Ready: %s: fix them before upgrading (kubeadm upgrade refuses too)", strings.Join(notReady, ", "))
 	}
-	return k.blockingPDBs(ctx)
+	warns, err := k.blockingPDBs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	aa, err := k.hardAntiAffinity(ctx, nodes.Items)
+	return append(warns, aa...), err
+}
+
+// hardAntiAffinity reports workloads whose pods must each run on a different node
+// (required podAntiAffinity on kubernetes.io/hostname) with as many replicas as there are
+// schedulable nodes: draining any node leaves one of their pods Pending (seed 002: keep a
+// spare node).
+func (k *KubeCluster) hardAntiAffinity(ctx context.Context, nodes []corev1.Node) ([]string, error) {
+	schedulable := 0
+	for _, n := range nodes {
+		if !n.Spec.Unschedulable {
+			schedulable++
+		}
+	}
+	type workload struct {
+		kind, ns, name string
+		replicas       int32
+		spec           corev1.PodSpec
+	}
+	var ws []workload
+	deps, err := k.Client.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for _, d := range deps.Items {
+		ws = append(ws, workload{"Deployment", d.Namespace, d.Name, ptrOr(d.Spec.Replicas, 1), d.Spec.Template.Spec})
+	}
+	sts, err := k.Client.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	for _, s := range sts.Items {
+		ws = append(ws, workload{"StatefulSet", s.Namespace, s.Name, ptrOr(s.Spec.Replicas, 1), s.Spec.Template.Spec})
+	}
+	var warns []string
+	for _, w := range ws {
+		a := w.spec.Affinity
+		if a == nil || a.PodAntiAffinity == nil || w.replicas < int32(schedulable) {
+			continue
+		}
+		for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if t.TopologyKey == corev1.LabelHostname {
+				warns = append(warns, fmt.Sprintf("%s %s/%s runs %d replicas with required pod anti-affinity on %s and the cluster has %d schedulable nodes: "+
+					"while a node is drained one of its pods stays Pending (add a spare node, or lower the replicas for the upgrade; seed 002)", w.kind, w.ns, w.name, w.replicas, corev1.LabelHostname, schedulable))
+				break
+			}
+		}
+	}
+	return warns, nil
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // blockingPDBs reports PDBs that allow no disruption while they cover running pods.

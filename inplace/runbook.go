@@ -107,6 +107,19 @@ type RunbookOptions struct {
 	CommandTimeout, ApplyTimeout, DrainTimeout, ReadyTimeout time.Duration
 	// EtcdctlFlags are the flags etcdctl needs to reach the local etcd member.
 	EtcdctlFlags string
+	// StopControllerManager keeps kube-controller-manager stopped from before the first
+	// control plane's upgrade until every kubelet of the hop is upgraded (seed 001): its
+	// static-pod manifest is moved aside on each control plane and put back at the end.
+	StopControllerManager bool
+	// LogLevel, when above 0, runs every kubeadm command with -v=LogLevel (seed 001: raise
+	// log levels during the upgrade).
+	LogLevel int
+	// RuntimeUpgrade is a command that upgrades the container runtime; it runs on each node
+	// after its drain, with the kubelet stopped, and the runtime is restarted after it
+	// (seed 002). Empty: the runtime is left alone.
+	RuntimeUpgrade string
+	// RuntimeService is the runtime's systemd unit (default containerd).
+	RuntimeService string
 }
 
 func (o *RunbookOptions) defaults() {
@@ -125,6 +138,9 @@ func (o *RunbookOptions) defaults() {
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 10 * time.Minute
 	}
+	if o.RuntimeService == "" {
+		o.RuntimeService = "containerd"
+	}
 	if o.EtcdctlFlags == "" {
 		o.EtcdctlFlags = "--endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key"
 	}
@@ -141,7 +157,35 @@ const (
 	hintDrain    = "a PodDisruptionBudget or a pod that will not leave blocks the drain: see the output, free the budget (scale up, or relax the PDB), then `phoenix upgrade --resume`; the node stays cordoned meanwhile."
 	hintChecks   = "the hop finished but the cluster is not healthy: check the named component (CoreDNS, kube-proxy, CNI, webhooks; seed 003 lists the usual causes), then `phoenix upgrade --resume` reruns the checks."
 	hintSwap     = "the kubelet needs swap off: run `swapoff -a` and remove swap from /etc/fstab on this host, then `phoenix upgrade --resume`."
+	hintCM       = "moving kube-controller-manager's manifest failed: check /etc/kubernetes/manifests and /etc/kubernetes/phoenix-kube-controller-manager.yaml on this host (exactly one of them must exist), then `phoenix upgrade --resume`."
+	hintRuntime  = "the container runtime upgrade failed: the node is drained and its kubelet stopped; fix the runtime (journalctl -xeu the runtime's unit, crictl info), then `phoenix upgrade --resume`. " +
+		"Restarting containerd can end the node's containers (containerd#7845): the runbook only restarts it on a drained node."
 )
+
+const (
+	cmManifest = "/etc/kubernetes/manifests/kube-controller-manager.yaml"
+	cmAside    = "/etc/kubernetes/phoenix-kube-controller-manager.yaml"
+)
+
+// moveCmd moves from to to, and succeeds when it was already moved (a resumed step).
+func moveCmd(from, to string) string {
+	return fmt.Sprintf("test ! -e %s || mv %s %s", ShellQuote(from), ShellQuote(from), ShellQuote(to))
+}
+
+func (b *hopBuilder) stopCM(h Host) {
+	b.run(h, "stop-controller-manager", moveCmd(cmManifest, cmAside), hintCM)
+}
+func (b *hopBuilder) startCM(h Host) {
+	b.run(h, "start-controller-manager", moveCmd(cmAside, cmManifest), hintCM)
+}
+
+func (b *hopBuilder) kubeadm(args ...string) []string {
+	argv := append([]string{"kubeadm"}, args...)
+	if b.opts.LogLevel > 0 {
+		argv = append(argv, fmt.Sprintf("-v=%d", b.opts.LogLevel))
+	}
+	return argv
+}
 
 // BuildRunbook turns a plan into the ordered steps for inv. Every hop has its To patch
 // resolved (see ResolvePlan).
@@ -239,21 +283,39 @@ func (b *hopBuilder) build(cps, workers []Host) []Phase {
 			Hint: fmt.Sprintf("%s is not in the %s repository: check the release exists (https://kubernetes.io/releases/), or pass --package-revision", p.PackageVersion(to), to.MinorString())})
 	}
 
+	if b.opts.StopControllerManager && len(cps) > 1 {
+		// kubeadm upgrade apply needs the first control plane's manifest; the others stop now.
+		b.phase("controller-manager/stop")
+		for _, h := range cps[1:] {
+			b.stopCM(h)
+		}
+	}
+
 	b.phase("control-plane/first")
 	b.install(first, "kubeadm", to, "kubeadm")
 	b.run(first, "kubeadm-version", "kubeadm version -o short", hintPackages)
-	b.run(first, "upgrade-plan", Argv("kubeadm", "upgrade", "plan", to.String()), hintKubeadm)
-	apply := []string{"kubeadm", "upgrade", "apply", to.String(), "--yes"}
+	b.run(first, "upgrade-plan", Argv(b.kubeadm("upgrade", "plan", to.String())...), hintKubeadm)
+	apply := b.kubeadm("upgrade", "apply", to.String(), "--yes")
 	if b.hop.Force {
 		apply = append(apply, "--force")
 	}
 	b.add(Step{ID: "upgrade-apply", Kind: KindRun, Host: first.Name, Command: Argv(apply...), Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+	if b.opts.StopControllerManager {
+		b.stopCM(first)
+	}
 
 	if len(cps) > 1 {
 		b.phase("control-plane/others")
 		for _, h := range cps[1:] {
 			b.install(h, "kubeadm", to, "kubeadm")
-			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: "kubeadm upgrade node", Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+			if b.opts.StopControllerManager {
+				// kubeadm upgrade node rewrites the manifest it finds: it is back only for that step.
+				b.startCM(h)
+			}
+			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: Argv(b.kubeadm("upgrade", "node")...), Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+			if b.opts.StopControllerManager {
+				b.stopCM(h)
+			}
 		}
 	}
 
@@ -270,6 +332,13 @@ func (b *hopBuilder) build(cps, workers []Host) []Phase {
 		}
 	}
 
+	if b.opts.StopControllerManager {
+		b.phase("controller-manager/start")
+		for _, h := range cps {
+			b.startCM(h)
+		}
+	}
+
 	b.phase("post-checks")
 	b.add(Step{ID: "checks", Kind: KindPostChecks, Version: to.String(), Hint: hintChecks})
 	return b.out
@@ -282,13 +351,20 @@ func (b *hopBuilder) kubelets(batch []Host, workers bool) {
 	if workers {
 		for _, h := range batch {
 			b.install(h, "kubeadm", to, "kubeadm")
-			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: "kubeadm upgrade node", Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
+			b.add(Step{ID: "upgrade-node", Kind: KindRun, Host: h.Name, Command: Argv(b.kubeadm("upgrade", "node")...), Timeout: b.opts.ApplyTimeout, Hint: hintKubeadm})
 		}
 	}
 	for _, h := range batch {
 		b.add(Step{ID: "drain", Kind: KindDrain, Node: h.NodeName(), Timeout: b.opts.DrainTimeout, Hint: hintDrain})
 	}
 	for _, h := range batch {
+		if b.opts.RuntimeUpgrade != "" {
+			// Seed 002: the runtime is upgraded on the drained node, kubelet stopped.
+			b.run(h, "runtime-stop-kubelet", "systemctl stop kubelet", hintRuntime)
+			b.run(h, "runtime-upgrade", b.opts.RuntimeUpgrade, hintRuntime)
+			b.run(h, "runtime-restart", "systemctl restart "+ShellQuote(b.opts.RuntimeService), hintRuntime)
+			b.run(h, "runtime-check", "crictl info", hintRuntime)
+		}
 		b.install(h, "kubelet-kubectl", to, "kubelet", "kubectl")
 		b.run(h, "daemon-reload", "systemctl daemon-reload", hintKubelet)
 		b.run(h, "restart-kubelet", "systemctl restart kubelet", hintKubelet)

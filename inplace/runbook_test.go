@@ -208,3 +208,40 @@ func TestPlanRejectsBadVersions(t *testing.T) {
 		t.Fatalf("via not applied: %+v", plan.Hops)
 	}
 }
+
+// The seed pitfalls the runbook carries when asked: kube-controller-manager stopped around
+// the hop (seed 001), kubeadm's log level raised (seed 001), the runtime upgraded while the
+// node is drained and its kubelet stopped (seed 002).
+func TestRunbookSeedOptions(t *testing.T) {
+	got := render(t, "v1.27.16", "v1.28.15", testInventory(PackageManagerApt, 2, 1), RunbookOptions{
+		StopControllerManager: true, LogLevel: 5, RuntimeUpgrade: "apt-get install -y containerd.io=1.7.27-1", RuntimeService: "containerd"})
+	aside := "test ! -e /etc/kubernetes/manifests/kube-controller-manager.yaml || mv /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/phoenix-kube-controller-manager.yaml"
+	back := "test ! -e /etc/kubernetes/phoenix-kube-controller-manager.yaml || mv /etc/kubernetes/phoenix-kube-controller-manager.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml"
+	order := []string{
+		"== hop1/controller-manager/stop", "[cp-2] " + aside,
+		"[cp-1] kubeadm upgrade plan v1.28.15 -v=5",
+		"[cp-1] kubeadm upgrade apply v1.28.15 --yes -v=5", "[cp-1] " + aside,
+		"[cp-2] " + back, "[cp-2] kubeadm upgrade node -v=5", "[cp-2] " + aside,
+		"kubectl drain cp-1", "[cp-1] systemctl stop kubelet", "[cp-1] apt-get install -y containerd.io=1.7.27-1",
+		"[cp-1] systemctl restart containerd", "[cp-1] crictl info", "[cp-1] apt-mark unhold kubelet kubectl",
+		"[worker-1] kubeadm upgrade node -v=5", "kubectl drain worker-1", "[worker-1] systemctl stop kubelet",
+		"[worker-1] apt-get install -y containerd.io=1.7.27-1", "[worker-1] systemctl restart containerd", "[worker-1] apt-mark unhold kubelet kubectl",
+		"kubectl uncordon worker-1",
+		"== hop1/controller-manager/start", "[cp-1] " + back, "[cp-2] " + back,
+		"== hop1/post-checks",
+	}
+	rest := got
+	for _, s := range order {
+		i := strings.Index(rest, s)
+		if i < 0 {
+			t.Fatalf("%q missing from the runbook, or out of order:\n%s", s, got)
+		}
+		rest = rest[i+len(s):]
+	}
+	plain := render(t, "v1.27.16", "v1.28.15", testInventory(PackageManagerApt, 2, 1), RunbookOptions{})
+	for _, s := range []string{"controller-manager", "-v=", "crictl info", "systemctl stop kubelet"} {
+		if strings.Contains(plain, s) {
+			t.Errorf("the default runbook has %q", s)
+		}
+	}
+}

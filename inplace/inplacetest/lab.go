@@ -23,7 +23,7 @@ import (
 
 // Names of the recording stand-ins put on the test hosts' PATH.
 var StandIns = []string{"apt-get", "apt-mark", "apt-cache", "yum", "kubeadm", "kubectl", "systemctl",
-	"etcdctl", "swapon", "tee", "cat", "mkdir", "ss", "crictl", "rm"}
+	"etcdctl", "swapon", "tee", "cat", "mkdir", "ss", "crictl", "rm", "mv"}
 
 // standIn is the one script behind every stand-in name. It uses shell builtins only: the
 // stand-ins are alone on PATH, so a command the runbook uses without a stand-in fails

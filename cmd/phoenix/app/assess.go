@@ -3,11 +3,13 @@ package app
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 
 	"github.com/phoenix-upgrade/phoenix/assess"
+	"github.com/phoenix-upgrade/phoenix/inplace"
 	"github.com/phoenix-upgrade/phoenix/kube"
 	"github.com/phoenix-upgrade/phoenix/skew"
 	"github.com/phoenix-upgrade/phoenix/state"
@@ -19,6 +21,7 @@ type assessFlags struct {
 	fromVersion string
 	namespaces  []string
 	dir         string
+	inventory   string
 	inPlace     bool
 	list        bool
 	output      string
@@ -52,6 +55,7 @@ Exit codes: 0 no blockers, 3 blockers found, 1 the assessment failed, 2 bad flag
   phoenix assess --ns payments --ns billing --to v1.37.2 -o markdown > assessment.md
   phoenix assess --from blue --to v1.28.15 --in-place
   phoenix assess -f ./rendered --to v1.37.2 --from-version v1.24.17
+  phoenix assess --from blue --to v1.37.2 --in-place --inventory hosts.yaml
   phoenix assess --list -o yaml`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -86,6 +90,7 @@ Exit codes: 0 no blockers, 3 blockers found, 1 the assessment failed, 2 bad flag
 	fl.StringVar(&f.fromVersion, "from-version", "", "source Kubernetes version (default: asked from the cluster; needed offline with --in-place)")
 	fl.StringSliceVar(&f.namespaces, "ns", nil, "namespaces to scan (repeatable; default all)")
 	fl.StringVarP(&f.dir, "filename", "f", "", "directory or file of manifests and rendered charts to scan offline")
+	fl.StringVar(&f.inventory, "inventory", "", "inventory of the cluster's hosts (see docs/upgrade.md): read each node's kubelet flags and configuration, static-pod manifests, audit policy and /proc/mounts over SSH")
 	fl.BoolVar(&f.inPlace, "in-place", false, "assess the kubeadm in-place path hop by hop instead of a blue-green jump")
 	fl.BoolVar(&f.list, "list", false, "print the knowledge base (API removals, feature gates, flags, kubeadm APIs, pitfalls)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, yaml or markdown (--list: table, json or yaml)")
@@ -131,6 +136,15 @@ func (f *assessFlags) options(g *Global, cmd *cobra.Command) (assess.Options, er
 	if f.inPlace {
 		opts.Path = assess.InPlace
 	}
+	if f.inventory != "" {
+		inv, err := inplace.LoadInventory(f.inventory)
+		if err != nil {
+			return opts, err
+		}
+		if opts.Nodes, err = inplace.ReadNodes(cmd.Context(), inv, 15*time.Second); err != nil {
+			return opts, err
+		}
+	}
 	cfg, err := f.clusterConfig(g, cmd)
 	if err != nil {
 		return opts, err
@@ -157,7 +171,7 @@ func (f *assessFlags) clusterConfig(g *Global, cmd *cobra.Command) (*rest.Config
 		return kube.ClusterConfig(ws, f.from)
 	case kubeFlagsSet:
 		return kube.ConfigFromFlags(g.ConfigFlags)
-	case f.dir != "":
+	case f.dir != "" || f.inventory != "":
 		return nil, nil
 	}
 	if ws, err := g.OpenWorkspace(); err == nil {

@@ -15,7 +15,9 @@ type upgradeFlags struct {
 	to, from, inventory, cluster, output, revision string
 	via                                            []string
 	dryRun, resume, everyHop, deleteEmptyDir       bool
-	maxUnavailable                                 int
+	stopCM                                         bool
+	runtimeUpgrade, runtimeService                 string
+	maxUnavailable, logLevel                       int
 	drainTimeout, readyTimeout, commandTimeout     time.Duration
 }
 
@@ -119,6 +121,10 @@ it touches no host and no cluster.`),
 	fl.BoolVar(&f.resume, "resume", false, "continue the stopped upgrade from its failed step")
 	fl.BoolVar(&f.everyHop, "kubelets-every-hop", false, "upgrade worker kubelets at every hop instead of letting them jump within the skew policy")
 	fl.BoolVar(&f.deleteEmptyDir, "delete-emptydir-data", false, "let drain evict pods with emptyDir volumes (their data is lost)")
+	fl.BoolVar(&f.stopCM, "stop-controller-manager", false, "keep kube-controller-manager stopped from the control-plane upgrade until every kubelet of the hop is upgraded (seed 001)")
+	fl.IntVar(&f.logLevel, "log-level", 0, "run every kubeadm command with -v=N (seed 001: raise log levels during the upgrade)")
+	fl.StringVar(&f.runtimeUpgrade, "runtime-upgrade", "", "command that upgrades the container runtime, run on each node after its drain with the kubelet stopped (seed 002), e.g. 'apt-get install -y containerd.io=1.7.27-1'")
+	fl.StringVar(&f.runtimeService, "runtime-service", "containerd", "systemd unit of the container runtime restarted after --runtime-upgrade (containerd, crio)")
 	fl.IntVar(&f.maxUnavailable, "max-unavailable", f.maxUnavailable, "workers drained and upgraded at a time")
 	fl.StringVar(&f.revision, "package-revision", "", "package revision (default 1.1 for deb, 150500.1.1 for rpm, as pkgs.k8s.io)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", f.drainTimeout, "how long a drain may wait (PodDisruptionBudgets)")
@@ -138,6 +144,12 @@ func (f *upgradeFlags) options() (inplace.Options, error) {
 	}
 	if f.resume && f.dryRun {
 		return o, usageError("--resume and --dry-run do not go together")
+	}
+	if f.logLevel < 0 || f.logLevel > 10 {
+		return o, usageError("--log-level %d: must be between 0 and 10", f.logLevel)
+	}
+	if strings.ContainsAny(f.runtimeService, " \t\n;|&$`'\"") || f.runtimeService == "" {
+		return o, usageError("--runtime-service %q: give a systemd unit name, e.g. containerd or crio", f.runtimeService)
 	}
 	if f.maxUnavailable < 1 {
 		return o, usageError("--max-unavailable %d: must be at least 1", f.maxUnavailable)
@@ -168,6 +180,7 @@ func (f *upgradeFlags) options() (inplace.Options, error) {
 	}
 	o.DryRun, o.Resume, o.KubeletsEveryHop = f.dryRun, f.resume, f.everyHop
 	o.Runbook = inplace.RunbookOptions{MaxUnavailable: f.maxUnavailable, DeleteEmptyDirData: f.deleteEmptyDir, Revision: f.revision,
-		CommandTimeout: f.commandTimeout, ApplyTimeout: 2 * f.commandTimeout, DrainTimeout: f.drainTimeout, ReadyTimeout: f.readyTimeout}
+		CommandTimeout: f.commandTimeout, ApplyTimeout: 2 * f.commandTimeout, DrainTimeout: f.drainTimeout, ReadyTimeout: f.readyTimeout,
+		StopControllerManager: f.stopCM, LogLevel: f.logLevel, RuntimeUpgrade: strings.TrimSpace(f.runtimeUpgrade), RuntimeService: f.runtimeService}
 	return o, nil
 }
