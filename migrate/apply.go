@@ -32,6 +32,9 @@ func (r *run) apply(ctx context.Context) error {
 			continue
 		}
 		r.o.Progress(fmt.Sprintf("Level %d/%d %s: %d objects", l+1, numLevels, LevelName(l), len(its)))
+		if l == LevelWebhooks {
+			r.gateWebhooks(ctx, its)
+		}
 		r.mu.Lock()
 		r.level, r.levelDone, r.levelTotal = l, 0, len(its)
 		r.mu.Unlock()
@@ -82,8 +85,8 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	case it.failed != "":
 		rec.Outcome, rec.Reason = Failed, Scrub(it.failed, it.obj)
 	default:
-		if prev, ok := r.prev[rec.Ref.Key()]; ok && r.resume && final(prev.Outcome) && prev.Hash == it.hash {
-			r.finish(prev, false) // done before the run was interrupted
+		if r.resumed(it) {
+			r.finish(r.prev[rec.Ref.Key()], false) // done before the run was interrupted
 			return
 		}
 		if r.o.DryRun == DryRunClient {
