@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -152,8 +151,8 @@ func (d *discoverer) eachCluster(ctx context.Context, gr schema.GroupResource, f
 	}
 	v, _ := d.readPlan(gr)
 	objs, err := d.list(ctx, gr.WithVersion(v), "", "")
-	if apierrors.IsForbidden(err) {
-		d.res.messages("").Warnings = append(d.res.messages("").Warnings, fmt.Sprintf("cannot list %s on blue, dependencies of that kind are not moved: %v", gr, err))
+	if listFailure(err) {
+		d.res.addUnread(unreadList(gr, "", err))
 		return nil
 	}
 	if err != nil {
