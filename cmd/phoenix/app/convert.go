@@ -136,6 +136,9 @@ func reportConversion(g *Global, res *convert.ManifestResult, target kube.Versio
 		summary += fmt.Sprintf(", wrote %d file(s)", written)
 	}
 	fmt.Fprintf(w, "%s; %d not converted, %d document(s) skipped.\n", summary, failed, skipped)
+	if bad := res.Malformed(); len(bad) > 0 {
+		return fmt.Errorf("%d document(s) are not valid YAML or JSON, at %s: fix them and rerun (they are left out of the output)", len(bad), strings.Join(bad, ", "))
+	}
 	if failed > 0 {
 		return WithExitCode(ExitFindings, fmt.Errorf("%d object(s) could not be converted for %s: see the errors above", failed, target.MinorString()))
 	}
