@@ -43,6 +43,8 @@ type run struct {
 	// migration (to tell "unchanged" from "applied").
 	prev   map[string]Record
 	resume bool
+	// scratch holds the namespaces a server dry run created on green (dryrun.go).
+	scratch []string
 
 	mu                    sync.Mutex
 	done                  int
