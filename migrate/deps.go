@@ -22,7 +22,7 @@ var (
 	grPSP     = schema.GroupResource{Group: "policy", Resource: "podsecuritypolicies"}
 	grVWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"}
 	grMWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}
-	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}}
+	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}, "PodTemplate": {"template", "spec"}}
 )
 
 // podSpec returns the pod spec inside a workload (or a Pod), or nil.
@@ -176,6 +176,10 @@ func bindsNamespaces(obj *unstructured.Unstructured, inNS map[string]bool) bool 
 		switch m["kind"] {
 		case "ServiceAccount":
 			if inNS[fmt.Sprint(m["namespace"])] {
+				return true
+			}
+		case "User":
+			if ns, _, ok := serviceAccountUser(strField(m, "name")); ok && inNS[ns] {
 				return true
 			}
 		case "Group":
