@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -22,6 +24,7 @@ var (
 	grPSP     = schema.GroupResource{Group: "policy", Resource: "podsecuritypolicies"}
 	grVWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"}
 	grMWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}
+	grAPISvc  = schema.GroupResource{Group: "apiregistration.k8s.io", Resource: "apiservices"}
 	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}, "PodTemplate": {"template", "spec"}}
 )
 
@@ -114,7 +117,20 @@ func (d *discoverer) addClusterDeps(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, gr := range []schema.GroupResource{grCRD, grSC, grPC, grIC, grRC, grCRB, grCR, grVWC, grMWC} {
+	// APIServices served from the namespaces (their backend moves with them).
+	if err := d.eachCluster(ctx, grAPISvc, func(obj *unstructured.Unstructured) {
+		if ns, _, _ := unstructured.NestedString(obj.Object, "spec", "service", "namespace"); inNS[ns] {
+			need(grAPISvc, obj.GetName())
+		}
+	}); err != nil {
+		return err
+	}
+	// The member roles of the aggregated ClusterRoles that move (green's aggregation
+	// controller fills an aggregated role's rules from them).
+	if err := d.aggregationMembers(ctx, want[grCR], need); err != nil {
+		return err
+	}
+	for _, gr := range []schema.GroupResource{grCRD, grSC, grPC, grIC, grRC, grCRB, grCR, grVWC, grMWC, grAPISvc} {
 		names := want[gr]
 		if len(names) == 0 || d.bIdx.byGR[gr] == nil {
 			continue
@@ -142,6 +158,56 @@ func (d *discoverer) addClusterDeps(ctx context.Context) error {
 		}
 	}
 	return d.translatePSP(ctx, inNS)
+}
+
+// aggregationMembers adds to want, transitively, every ClusterRole on blue that an
+// aggregated ClusterRole in want selects with its aggregationRule.
+func (d *discoverer) aggregationMembers(ctx context.Context, want map[string]bool, need func(schema.GroupResource, string)) error {
+	if len(want) == 0 {
+		return nil
+	}
+	byName := map[string]*unstructured.Unstructured{}
+	if err := d.eachCluster(ctx, grCR, func(o *unstructured.Unstructured) { byName[o.GetName()] = o }); err != nil {
+		return err
+	}
+	queue := sortedKeys(want)
+	for len(queue) > 0 {
+		cr := byName[queue[0]]
+		queue = queue[1:]
+		if cr == nil {
+			continue
+		}
+		sels, _, _ := unstructured.NestedSlice(cr.Object, "aggregationRule", "clusterRoleSelectors")
+		for _, s := range sels {
+			m, ok := s.(map[string]any)
+			if !ok {
+				continue
+			}
+			var ls metav1.LabelSelector
+			if runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls) != nil {
+				continue
+			}
+			sel, err := metav1.LabelSelectorAsSelector(&ls)
+			if err != nil || sel.Empty() {
+				continue
+			}
+			for _, name := range sortedKeys(namesOf(byName)) {
+				if member := byName[name]; !want[name] && sel.Matches(labels.Set(member.GetLabels())) {
+					need(grCR, name)
+					queue = append(queue, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func namesOf(m map[string]*unstructured.Unstructured) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // eachCluster lists a cluster-scoped resource on blue (when blue serves it).
