@@ -211,8 +211,8 @@ func (s *liveScan) liveObjectFindings(u *unstructured.Unstructured) []Finding {
 				Action:  "point DNS or clients at the target's address during cutover, or pin the address (loadBalancerIP or the provider's annotation) if the provider can move it"})
 		case "NodePort":
 			out = append(out, Finding{Severity: Info, Check: "service-addresses", Object: obj, Where: "live",
-				Message: "NodePort Service: clients reach it through the source cluster's node addresses",
-				Action:  "update load balancers or clients that target node IPs; explicitly chosen nodePorts are kept if free on the target"})
+				Message: "NodePort Service: clients reach it through the source cluster's node addresses; " + nodePortPlan(u),
+				Action:  "update load balancers or clients that target node IPs; a node port a field manager set (kubectl, Helm, server-side apply) is kept, one the source apiserver allocated gets a new number on the target (set it explicitly on the source to keep it)"})
 		}
 	case "PersistentVolume":
 		if s.path != BlueGreen {
@@ -239,6 +239,27 @@ func (s *liveScan) liveObjectFindings(u *unstructured.Unstructured) []Finding {
 		out = append(out, s.metricsFindings(u)...)
 	}
 	return out
+}
+
+// nodePortPlan says which of a Service's node ports phoenix migrate keeps (chosen by a
+// field manager, kube.ChosenNodePorts) and which the target allocates anew.
+func nodePortPlan(u *unstructured.Unstructured) string {
+	chosen := kube.ChosenNodePorts(u)
+	var kept, fresh []string
+	for _, p := range kube.NodePorts(u) {
+		if chosen[p] {
+			kept = append(kept, p)
+		} else {
+			fresh = append(fresh, p)
+		}
+	}
+	list := func(ps []string) string {
+		if len(ps) == 0 {
+			return "none"
+		}
+		return strings.Join(ps, ", ")
+	}
+	return fmt.Sprintf("node ports kept on the target (set by a field manager): %s; allocated anew (the source apiserver chose them): %s", list(kept), list(fresh))
 }
 
 func dashList(s []string) string {

@@ -33,15 +33,15 @@ type apiIndex struct {
 }
 
 // discoverAPI indexes a cluster's APIs. Groups whose discovery fails (an aggregated API
-// server that is down) are left out and named in the returned warnings.
-func discoverAPI(ctx context.Context, disc discovery.DiscoveryInterfaceWithContext) (*apiIndex, []string, error) {
+// server that is down) are left out and returned as unread.
+func discoverAPI(ctx context.Context, disc discovery.DiscoveryInterfaceWithContext) (*apiIndex, []Unread, error) {
 	groups, lists, err := discovery.ServerGroupsAndResourcesWithContext(ctx, disc)
-	var warnings []string
+	var partial []Unread
 	if err != nil {
 		if !discovery.IsGroupDiscoveryFailedError(err) {
 			return nil, nil, fmt.Errorf("API discovery: %w", err)
 		}
-		warnings = append(warnings, fmt.Sprintf("some API groups could not be discovered and are left out: %v", err))
+		partial = unreadGroups(err)
 	}
 	idx := &apiIndex{
 		byGR:   map[schema.GroupResource]*resInfo{},
@@ -82,7 +82,7 @@ func discoverAPI(ctx context.Context, disc discovery.DiscoveryInterfaceWithConte
 			return rank[schema.GroupVersion{Group: ri.GR.Group, Version: a}] - rank[schema.GroupVersion{Group: ri.GR.Group, Version: b}]
 		})
 	}
-	return idx, warnings, nil
+	return idx, partial, nil
 }
 
 func (idx *apiIndex) add(gv schema.GroupVersion, r metav1.APIResource) {

@@ -27,11 +27,20 @@ func (r *run) apply(ctx context.Context) error {
 		levels[it.level] = append(levels[it.level], it)
 	}
 	r.applyStart = time.Now()
+	if r.o.DryRun == DryRunServer {
+		defer r.dropScratchNamespaces()
+	}
 	for l, its := range levels {
 		if len(its) == 0 {
 			continue
 		}
 		r.o.Progress(fmt.Sprintf("Level %d/%d %s: %d objects", l+1, numLevels, LevelName(l), len(its)))
+		if l == LevelWebhooks {
+			r.gateWebhooks(ctx, its)
+		}
+		if l == LevelNamespaces && r.o.DryRun == DryRunServer {
+			r.scratchNamespaces(ctx, its)
+		}
 		r.mu.Lock()
 		r.level, r.levelDone, r.levelTotal = l, 0, len(its)
 		r.mu.Unlock()
@@ -82,8 +91,8 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	case it.failed != "":
 		rec.Outcome, rec.Reason = Failed, Scrub(it.failed, it.obj)
 	default:
-		if prev, ok := r.prev[rec.Ref.Key()]; ok && r.resume && final(prev.Outcome) && prev.Hash == it.hash {
-			r.finish(prev, false) // done before the run was interrupted
+		if r.resumed(it) {
+			r.finish(r.prev[rec.Ref.Key()], false) // done before the run was interrupted
 			return
 		}
 		if r.o.DryRun == DryRunClient {
@@ -192,7 +201,7 @@ func classify(err error, obj *unstructured.Unstructured) string {
 	case isImmutable(err):
 		return "an immutable field differs from the object already on green: " + msg + " (rerun with --replace to delete and re-create it on green)"
 	case apierrors.IsInvalid(err):
-		return "green rejected the object: " + msg + " (fix it on blue or in the artifact and rerun)"
+		return "green rejected the object: " + msg + " (fix it on blue and rerun; the artifacts record what was sent, they are not read back)"
 	case apierrors.IsForbidden(err):
 		return "forbidden on green: " + msg + " (check green's admission policies, quotas and phoenix's permissions)"
 	case apierrors.IsNotFound(err):

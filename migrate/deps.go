@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -22,7 +24,8 @@ var (
 	grPSP     = schema.GroupResource{Group: "policy", Resource: "podsecuritypolicies"}
 	grVWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"}
 	grMWC     = schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}
-	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}}
+	grAPISvc  = schema.GroupResource{Group: "apiregistration.k8s.io", Resource: "apiservices"}
+	podOwners = map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}, "PodTemplate": {"template", "spec"}}
 )
 
 // podSpec returns the pod spec inside a workload (or a Pod), or nil.
@@ -114,7 +117,20 @@ func (d *discoverer) addClusterDeps(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, gr := range []schema.GroupResource{grCRD, grSC, grPC, grIC, grRC, grCRB, grCR, grVWC, grMWC} {
+	// APIServices served from the namespaces (their backend moves with them).
+	if err := d.eachCluster(ctx, grAPISvc, func(obj *unstructured.Unstructured) {
+		if ns, _, _ := unstructured.NestedString(obj.Object, "spec", "service", "namespace"); inNS[ns] {
+			need(grAPISvc, obj.GetName())
+		}
+	}); err != nil {
+		return err
+	}
+	// The member roles of the aggregated ClusterRoles that move (green's aggregation
+	// controller fills an aggregated role's rules from them).
+	if err := d.aggregationMembers(ctx, want[grCR], need); err != nil {
+		return err
+	}
+	for _, gr := range []schema.GroupResource{grCRD, grSC, grPC, grIC, grRC, grCRB, grCR, grVWC, grMWC, grAPISvc} {
 		names := want[gr]
 		if len(names) == 0 || d.bIdx.byGR[gr] == nil {
 			continue
@@ -144,6 +160,56 @@ func (d *discoverer) addClusterDeps(ctx context.Context) error {
 	return d.translatePSP(ctx, inNS)
 }
 
+// aggregationMembers adds to want, transitively, every ClusterRole on blue that an
+// aggregated ClusterRole in want selects with its aggregationRule.
+func (d *discoverer) aggregationMembers(ctx context.Context, want map[string]bool, need func(schema.GroupResource, string)) error {
+	if len(want) == 0 {
+		return nil
+	}
+	byName := map[string]*unstructured.Unstructured{}
+	if err := d.eachCluster(ctx, grCR, func(o *unstructured.Unstructured) { byName[o.GetName()] = o }); err != nil {
+		return err
+	}
+	queue := sortedKeys(want)
+	for len(queue) > 0 {
+		cr := byName[queue[0]]
+		queue = queue[1:]
+		if cr == nil {
+			continue
+		}
+		sels, _, _ := unstructured.NestedSlice(cr.Object, "aggregationRule", "clusterRoleSelectors")
+		for _, s := range sels {
+			m, ok := s.(map[string]any)
+			if !ok {
+				continue
+			}
+			var ls metav1.LabelSelector
+			if runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls) != nil {
+				continue
+			}
+			sel, err := metav1.LabelSelectorAsSelector(&ls)
+			if err != nil || sel.Empty() {
+				continue
+			}
+			for _, name := range sortedKeys(namesOf(byName)) {
+				if member := byName[name]; !want[name] && sel.Matches(labels.Set(member.GetLabels())) {
+					need(grCR, name)
+					queue = append(queue, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func namesOf(m map[string]*unstructured.Unstructured) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
 // eachCluster lists a cluster-scoped resource on blue (when blue serves it).
 func (d *discoverer) eachCluster(ctx context.Context, gr schema.GroupResource, fn func(*unstructured.Unstructured)) error {
 	if d.bIdx.byGR[gr] == nil {
@@ -151,8 +217,8 @@ func (d *discoverer) eachCluster(ctx context.Context, gr schema.GroupResource, f
 	}
 	v, _ := d.readPlan(gr)
 	objs, err := d.list(ctx, gr.WithVersion(v), "", "")
-	if apierrors.IsForbidden(err) {
-		d.res.messages("").Warnings = append(d.res.messages("").Warnings, fmt.Sprintf("cannot list %s on blue, dependencies of that kind are not moved: %v", gr, err))
+	if listFailure(err) {
+		d.res.addUnread(unreadList(gr, "", err))
 		return nil
 	}
 	if err != nil {
@@ -176,6 +242,10 @@ func bindsNamespaces(obj *unstructured.Unstructured, inNS map[string]bool) bool 
 		switch m["kind"] {
 		case "ServiceAccount":
 			if inNS[fmt.Sprint(m["namespace"])] {
+				return true
+			}
+		case "User":
+			if ns, _, ok := serviceAccountUser(strField(m, "name")); ok && inNS[ns] {
 				return true
 			}
 		case "Group":

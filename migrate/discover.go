@@ -128,8 +128,8 @@ func (d *discoverer) discover(ctx context.Context) error {
 			v, offline := d.readPlan(gr)
 			objs, err := d.list(ctx, gr.WithVersion(v), ns, d.o.Selector)
 			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) || apierrors.IsForbidden(err) {
-					d.res.messages(ns).Warnings = append(d.res.messages(ns).Warnings, fmt.Sprintf("%s not listed: %v", gr, err))
+				if listFailure(err) {
+					d.res.addUnread(unreadList(gr, ns, err))
 					continue
 				}
 				return err
@@ -166,6 +166,10 @@ func (d *discoverer) loadCRDs(ctx context.Context) error {
 	}
 	v, _ := d.readPlan(gr)
 	objs, err := d.list(ctx, gr.WithVersion(v), "", "")
+	if listFailure(err) {
+		d.res.addUnread(unreadList(gr, "", err))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,10 @@ func TestMigrateMovesRemovedVersionsToGreenWithoutWritingToBlue(t *testing.T) {
 	if psa == "" {
 		t.Errorf("namespace %s on green has no Pod Security Admission labels translated from its PSP (labels %v)", ns, nsObj.GetLabels())
 	}
+	// The fixture's PSP has no seccomp profile (baseline) and its pods pass baseline: enforced.
+	if l := nsObj.GetLabels()["pod-security.kubernetes.io/enforce"]; l != "baseline" {
+		t.Errorf("namespace %s on green enforces %q, want baseline (labels %s)", ns, l, psa)
+	}
 	get(t, green.Config, gvr("storage.k8s.io", "v1", "storageclasses"), "", ns+"-fast")
 	get(t, green.Config, gvr("scheduling.k8s.io", "v1", "priorityclasses"), "", ns+"-high")
 	get(t, green.Config, gvr("rbac.authorization.k8s.io", "v1", "clusterrolebindings"), "", ns+"-app-node-reader")

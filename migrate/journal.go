@@ -55,6 +55,10 @@ type Meta struct {
 	Finished   time.Time `json:"finished,omitzero"`
 	// Status is running, done or failed.
 	Status string `json:"status"`
+	// BlueID and GreenID identify the clusters themselves (clusterIdentity), so that a
+	// resume refuses other clusters even under the same names.
+	BlueID  string `json:"blueID,omitempty"`
+	GreenID string `json:"greenID,omitempty"`
 }
 
 // Journal is the append-only record of one migration. Each Append is one write(2) of a

@@ -72,8 +72,19 @@ type Options struct {
 	Burst int
 	// ForceConflicts takes over fields another field manager owns on green.
 	ForceConflicts bool
+	// AllowPartial lets a migration go on when part of blue could not be read (Result.Unread
+	// lists what is left behind); by default that stops it before anything is written.
+	AllowPartial bool
 	// Replace deletes and re-creates an object on green when an immutable field differs.
 	Replace bool
+	// WebhookTimeout bounds the wait, before admission webhooks and APIServices are
+	// applied, for the Services they call to have ready endpoints on green (default
+	// DefaultWebhookTimeout).
+	WebhookTimeout time.Duration
+	// HoldWebhooks holds back (outcome failed, for a --resume) a webhook or APIService whose
+	// backend is still not ready after WebhookTimeout; by default it is applied with a
+	// loud warning.
+	HoldWebhooks bool
 	// EstablishTimeout bounds the wait for a CRD to be Established on green (default 2m).
 	EstablishTimeout time.Duration
 	// Log receives debug detail; Progress receives plain progress lines. Either may be nil.
@@ -129,6 +140,9 @@ func (o *Options) defaults(needJournal bool) error {
 	}
 	if o.EstablishTimeout <= 0 {
 		o.EstablishTimeout = 2 * time.Minute
+	}
+	if o.WebhookTimeout <= 0 {
+		o.WebhookTimeout = DefaultWebhookTimeout
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

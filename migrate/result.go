@@ -106,6 +106,9 @@ type Result struct {
 	Counts     map[Outcome]int      `json:"counts"`
 	// Phases is how long each phase of the pipeline took.
 	Phases []PhaseTiming `json:"phases"`
+	// Unread lists what could not be read on blue (failed discovery, forbidden or failed
+	// LISTs): a migration stops on it unless Options.AllowPartial, and verify fails on it.
+	Unread []Unread `json:"unread,omitempty"`
 	// BlueWritesRefused counts write requests the read-only transport stopped (always 0
 	// unless phoenix has a bug).
 	BlueWritesRefused int `json:"blueWritesRefused"`

@@ -48,6 +48,8 @@ type run struct {
 	// migration (to tell "unchanged" from "applied").
 	prev   map[string]Record
 	resume bool
+	// scratch holds the namespaces a server dry run created on green (dryrun.go).
+	scratch []string
 
 	mu                    sync.Mutex
 	done                  int
@@ -66,6 +68,7 @@ var phases = []phase{
 	{"discover APIs", (*run).discoverAPIs},
 	{"discover", (*run).discover},
 	{"sanitize and convert", (*run).convert},
+	{"completeness", (*run).complete},
 	{"preflight", (*run).preflight},
 	{"journal", (*run).openJournal},
 	{"export", (*run).export},
@@ -172,16 +175,21 @@ func newRun(opts Options) (*run, error) {
 }
 
 func (r *run) discoverAPIs(ctx context.Context) error {
-	var warn []string
+	var partial []Unread
 	var err error
-	if r.bIdx, warn, err = discoverAPI(ctx, r.blueDisc.WithLegacyWithContext(ctx)); err != nil {
+	if r.bIdx, partial, err = discoverAPI(ctx, r.blueDisc.WithLegacyWithContext(ctx)); err != nil {
 		return fmt.Errorf("blue: %w (check the blue cluster is reachable)", err)
 	}
-	r.res.messages("").Warnings = append(r.res.messages("").Warnings, warn...)
-	if r.gIdx, warn, err = discoverAPI(ctx, r.greenDisc.WithLegacyWithContext(ctx)); err != nil {
+	for _, u := range partial {
+		r.res.addUnread(u)
+	}
+	if r.gIdx, partial, err = discoverAPI(ctx, r.greenDisc.WithLegacyWithContext(ctx)); err != nil {
 		return fmt.Errorf("green: %w (check the green cluster is reachable)", err)
 	}
-	r.res.messages("").Warnings = append(r.res.messages("").Warnings, warn...)
+	for _, u := range partial {
+		r.res.messages("").Warnings = append(r.res.messages("").Warnings,
+			"green: "+u.String()+"; objects of that API cannot be applied there")
+	}
 	return nil
 }
 
@@ -297,6 +305,10 @@ func (r *run) openJournal(ctx context.Context) error {
 			return fmt.Errorf("migration %s moved namespaces %v (selector %q), not %v (selector %q): rerun without --resume, or with the same --ns and -l",
 				id, m.Namespaces, m.Selector, r.o.Namespaces, r.o.Selector)
 		}
+		if err := r.sameClusters(ctx, id, j.Meta()); err != nil {
+			_ = j.Close("failed")
+			return err
+		}
 		r.j, r.prev, r.resume = j, recs, true
 	} else {
 		if id, err := LatestID(root); err == nil {
@@ -304,7 +316,8 @@ func (r *run) openJournal(ctx context.Context) error {
 				r.prev = recs
 			}
 		}
-		meta := Meta{ID: NewID(time.Now()), Blue: r.o.BlueName, Green: r.o.GreenName, Namespaces: r.o.Namespaces,
+		meta := Meta{ID: NewID(time.Now()), Blue: r.o.BlueName, Green: r.o.GreenName,
+			BlueID: clusterIdentity(ctx, r.blueDyn, r.o.Blue.Host), GreenID: clusterIdentity(ctx, r.greenDyn, r.o.Green.Host), Namespaces: r.o.Namespaces,
 			Selector: r.o.Selector, DryRun: r.o.DryRun, Artifacts: r.o.ArtifactsDir, Started: r.res.Started}
 		if meta.Artifacts == "" {
 			meta.Artifacts = filepath.Join(root, meta.ID, "artifacts")

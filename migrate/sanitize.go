@@ -1,11 +1,12 @@
 package migrate
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/phoenix-upgrade/phoenix/kube"
 )
 
 // blueOnlyAnnotations are annotations blue's controllers wrote about blue's state.
@@ -32,7 +33,7 @@ func Sanitize(obj *unstructured.Unstructured) []string {
 	// Which node ports a user asked for is recorded in managedFields, read before they go.
 	var ownedPorts map[string]bool
 	if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Service" {
-		ownedPorts = ownedNodePorts(obj)
+		ownedPorts = kube.ChosenNodePorts(obj)
 	}
 	for _, f := range []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
 		"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName"} {
@@ -98,7 +99,7 @@ func setOrDropAnnotations(obj *unstructured.Unstructured, ann map[string]string)
 // sanitizeService drops allocated cluster IPs and the node ports blue allocated; a node
 // port the user asked for is kept: recorded by kubectl apply's annotation, or owned in
 // managedFields by any field manager (create, update, server-side apply, Helm), since the
-// apiserver's own allocation is owned by none. owned comes from ownedNodePorts.
+// apiserver's own allocation is owned by none. owned comes from kube.ChosenNodePorts.
 func sanitizeService(obj *unstructured.Unstructured, owned map[string]bool) {
 	u := obj.Object
 	if ip, _, _ := unstructured.NestedString(u, "spec", "clusterIP"); ip != "None" {
@@ -109,10 +110,7 @@ func sanitizeService(obj *unstructured.Unstructured, owned map[string]bool) {
 		unstructured.RemoveNestedField(u, "spec", "ipFamilies")
 		unstructured.RemoveNestedField(u, "spec", "ipFamilyPolicy")
 	}
-	wanted := requestedNodePorts(obj)
-	for p := range owned {
-		wanted[p] = true
-	}
+	wanted := owned
 	ports, _, _ := unstructured.NestedSlice(u, "spec", "ports")
 	for i, p := range ports {
 		m, ok := p.(map[string]any)
@@ -130,93 +128,6 @@ func sanitizeService(obj *unstructured.Unstructured, owned map[string]bool) {
 	if hc, ok, _ := unstructured.NestedFieldNoCopy(u, "spec", "healthCheckNodePort"); ok && !wanted[fmt.Sprint(hc)] {
 		unstructured.RemoveNestedField(u, "spec", "healthCheckNodePort")
 	}
-}
-
-// ownedNodePorts returns the node ports (and the health-check node port) of a Service
-// that some field manager owns, read from managedFields: the port entries are keyed by
-// {"port":N,"protocol":P}, and the live object says which node port that entry holds.
-func ownedNodePorts(obj *unstructured.Unstructured) map[string]bool {
-	out := map[string]bool{}
-	ports, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ports")
-	live := map[string]string{} // "80/TCP" -> node port
-	for _, p := range ports {
-		m, _ := p.(map[string]any)
-		if m == nil || m["nodePort"] == nil {
-			continue
-		}
-		proto, _ := m["protocol"].(string)
-		if proto == "" {
-			proto = "TCP"
-		}
-		live[fmt.Sprintf("%v/%s", m["port"], proto)] = fmt.Sprint(m["nodePort"])
-	}
-	hc, hasHC, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", "healthCheckNodePort")
-	for _, mf := range obj.GetManagedFields() {
-		if mf.FieldsV1 == nil {
-			continue
-		}
-		var fields struct {
-			Spec map[string]json.RawMessage `json:"f:spec"`
-		}
-		if json.Unmarshal(mf.FieldsV1.Raw, &fields) != nil {
-			continue
-		}
-		if _, ok := fields.Spec["f:healthCheckNodePort"]; ok && hasHC {
-			out[fmt.Sprint(hc)] = true
-		}
-		var byKey map[string]map[string]json.RawMessage
-		if json.Unmarshal(fields.Spec["f:ports"], &byKey) != nil {
-			continue
-		}
-		for key, f := range byKey {
-			if _, ok := f["f:nodePort"]; !ok || !strings.HasPrefix(key, "k:") {
-				continue
-			}
-			var k struct {
-				Port     json.Number `json:"port"`
-				Protocol string      `json:"protocol"`
-			}
-			if json.Unmarshal([]byte(strings.TrimPrefix(key, "k:")), &k) != nil {
-				continue
-			}
-			if k.Protocol == "" {
-				k.Protocol = "TCP"
-			}
-			if np, ok := live[k.Port.String()+"/"+k.Protocol]; ok {
-				out[np] = true
-			}
-		}
-	}
-	return out
-}
-
-// requestedNodePorts reads the node ports the user set from kubectl's last-applied annotation.
-func requestedNodePorts(obj *unstructured.Unstructured) map[string]bool {
-	out := map[string]bool{}
-	last := obj.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"]
-	if last == "" {
-		return out
-	}
-	var applied struct {
-		Spec struct {
-			Ports []struct {
-				NodePort json.Number `json:"nodePort"`
-			} `json:"ports"`
-			HealthCheckNodePort json.Number `json:"healthCheckNodePort"`
-		} `json:"spec"`
-	}
-	if json.Unmarshal([]byte(last), &applied) != nil {
-		return out
-	}
-	for _, p := range applied.Spec.Ports {
-		if p.NodePort != "" {
-			out[p.NodePort.String()] = true
-		}
-	}
-	if applied.Spec.HealthCheckNodePort != "" {
-		out[applied.Spec.HealthCheckNodePort.String()] = true
-	}
-	return out
 }
 
 func sanitizePVC(obj *unstructured.Unstructured) []string {

@@ -7,5 +7,8 @@
 // (5) while still serving, then shuts down gracefully and exits 0.
 //
 // With -worker (or MODE=worker) it logs a line every 10 seconds until SIGTERM; with -worker
-// -once it logs one line and exits 0.
+// -once it logs one line and exits 0. With -webhook it is an admission webhook backend that
+// allows every request (POST /validate, TLS on $PORT, default 8443, with the certificate in
+// $TLS_CERT_FILE/$TLS_KEY_FILE, default /tls/tls.crt and /tls/tls.key), listening only after
+// $START_DELAY_SECONDS: a backend that starts slowly.
 package main

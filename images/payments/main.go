@@ -25,6 +25,7 @@ func main() {
 	once := flag.Bool("once", false, "with -worker: log one line and exit")
 	get := flag.String("get", "", "fetch this URL, print the body and exit (a client for kubectl exec: the image has no shell)")
 	inCluster := flag.Bool("in-cluster", false, "with -get: authenticate with the pod's service account token and trust its CA (for the apiserver)")
+	webhook := flag.Bool("webhook", false, "serve an admission webhook that allows everything, on TLS (see runWebhook)")
 	flag.Parse()
 	if *get != "" {
 		if err := fetch(os.Stdout, *get, *inCluster); err != nil {
@@ -39,9 +40,12 @@ func main() {
 	stop := make(chan os.Signal, 2)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	var err error
-	if *worker {
+	switch {
+	case *webhook:
+		err = runWebhook(logger, pod, stop)
+	case *worker:
 		err = runWorker(logger, node, pod, *once, stop)
-	} else {
+	default:
 		err = runAPI(logger, node, pod, stop)
 	}
 	if err != nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -37,5 +40,20 @@ func TestHandlerAnswersPerPathAndDrainState(t *testing.T) {
 				t.Errorf("X-Served-By = %q, want %q", got, tt.wantServed)
 			}
 		})
+	}
+}
+
+func TestWebhookAllowsAdmissionReviewsWithTheirUID(t *testing.T) {
+	t.Parallel()
+	h := newWebhookHandler(log.New(io.Discard, "", 0))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}`)))
+	if want := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u-1","allowed":true}}` + "\n"; rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("POST /validate = %d %q, want 200 %q", rec.Code, rec.Body.String(), want)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", strings.NewReader(`{}`)))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("POST /validate without a request = %d, want 400", rec.Code)
 	}
 }

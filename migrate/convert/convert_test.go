@@ -18,7 +18,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
 
-var targetRE = regexp.MustCompile(`(?m)^# target: (v\S+)$`)
+var (
+	targetRE       = regexp.MustCompile(`(?m)^# target: (v\S+)$`)
+	ingressClassRE = regexp.MustCompile(`(?m)^# choice: ingress-class=(\S+)$`)
+)
 
 // goldenDoc is what the golden files hold for each input document.
 type goldenDoc struct {
@@ -29,7 +32,8 @@ type goldenDoc struct {
 }
 
 // TestConvertGolden converts every testdata/convert/*.yaml (against the target named by
-// a "# target: vX.Y" line, v1.37 by default) and compares objects, notes and errors with
+// a "# target: vX.Y" line, v1.37 by default; with the Choices of a "# choice:
+// ingress-class=field" line, the default choices otherwise) and compares objects, notes and errors with
 // the .golden file next to it. Run `go test ./migrate/convert -run Golden -update` to
 // rewrite the golden files, then review the diff.
 func TestConvertGolden(t *testing.T) {
@@ -38,7 +42,6 @@ func TestConvertGolden(t *testing.T) {
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no inputs under testdata/convert: %v", err)
 	}
-	reg := Default()
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 		t.Run(name, func(t *testing.T) {
@@ -52,6 +55,11 @@ func TestConvertGolden(t *testing.T) {
 				target = string(m[1])
 			}
 			served := ServedBy(kube.MustParseVersion(target))
+			var choices Choices
+			if m := ingressClassRE.FindSubmatch(data); m != nil {
+				choices.IngressClass = IngressClassChoice(m[1])
+			}
+			reg := DefaultWith(choices)
 			var docs []goldenDoc
 			for i, raw := range bytes.Split(data, []byte("\n---\n")) {
 				var obj map[string]any

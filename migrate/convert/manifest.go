@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -54,8 +56,10 @@ type ManifestFile struct {
 
 // ManifestDoc is one document of a file.
 type ManifestDoc struct {
-	Index int    `json:"index"`
-	Raw   []byte `json:"-"`
+	Index int `json:"index"`
+	// Line is the line of the file the document starts on (1-based).
+	Line int    `json:"line"`
+	Raw  []byte `json:"-"`
 	// In is the object read; nil when the document is not a Kubernetes object.
 	In *unstructured.Unstructured `json:"-"`
 	// Out is the converted object; nil when nothing needed converting (or it failed).
@@ -68,6 +72,31 @@ type ManifestDoc struct {
 	Error string `json:"error,omitempty"`
 	// Skipped says why the document was not looked at (not a Kubernetes object).
 	Skipped string `json:"skipped,omitempty"`
+	// Malformed is set, with Error, when the document is not valid YAML or JSON: it is
+	// bad input, not something a converter could not do.
+	Malformed bool `json:"malformed,omitempty"`
+}
+
+// Malformed lists the documents that are not valid YAML or JSON, as "FILE:LINE".
+func (r *ManifestResult) Malformed() []string {
+	var out []string
+	for _, f := range r.Files {
+		for _, d := range f.Docs {
+			if d.Malformed {
+				out = append(out, fmt.Sprintf("%s:%d", f.Path, d.errLine()))
+			}
+		}
+	}
+	return out
+}
+
+// errLine is the line a malformed document's error names (its first line otherwise).
+func (d *ManifestDoc) errLine() int {
+	var n int
+	if _, err := fmt.Sscanf(d.Error, "line %d:", &n); err == nil {
+		return n
+	}
+	return d.Line
 }
 
 // Counts summarizes a result: documents converted, failed and skipped.
@@ -176,10 +205,11 @@ func (f *ManifestFile) read() error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		f.JSON = true
-		f.Docs = []*ManifestDoc{decodeDoc(0, data)}
+		f.Docs = []*ManifestDoc{decodeDoc(0, 1, data)}
 		return nil
 	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	cursor := 0
 	for i := 0; ; i++ {
 		raw, err := r.Read()
 		if err == io.EOF {
@@ -188,15 +218,31 @@ func (f *ManifestFile) read() error {
 		if err != nil {
 			return fmt.Errorf("%s: document %d: %w", f.Path, i+1, err)
 		}
-		f.Docs = append(f.Docs, decodeDoc(i, bytes.Clone(raw)))
+		start := cursor
+		if at := bytes.Index(data[cursor:], raw); at >= 0 {
+			start = cursor + at
+			cursor = start + len(raw)
+		}
+		f.Docs = append(f.Docs, decodeDoc(i, 1+bytes.Count(data[:start], []byte("\n")), bytes.Clone(raw)))
 	}
 }
 
-func decodeDoc(i int, raw []byte) *ManifestDoc {
-	d := &ManifestDoc{Index: i, Raw: raw}
+// yamlLine finds the document-relative line in a YAML parser's error.
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+func decodeDoc(i, line int, raw []byte) *ManifestDoc {
+	d := &ManifestDoc{Index: i, Line: line, Raw: raw}
 	js, err := yaml.YAMLToJSON(raw)
 	if err != nil {
-		d.Skipped = fmt.Sprintf("not valid YAML or JSON: %v", err)
+		// Say where in the file, not where in the document.
+		at, msg := line, err.Error()
+		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+			rel, _ := strconv.Atoi(msg[m[2]:m[3]])
+			at = line + rel - 1
+			msg = msg[:m[0]] + msg[m[1]:]
+		}
+		d.Malformed = true
+		d.Error = fmt.Sprintf("line %d: malformed document, not valid YAML or JSON: %s", at, msg)
 		return d
 	}
 	var m map[string]any

@@ -10,18 +10,18 @@ const ingressClassAnnotation = "kubernetes.io/ingress.class"
 // extensions/v1beta1 Ingress -> networking.k8s.io/v1beta1 -> networking.k8s.io/v1 (1.22),
 // IngressClass v1beta1 -> v1 (1.22), and the off-by-default betas IPAddress and ServiceCIDR.
 // Read from kubernetes pkg/apis/{extensions,networking}/v1beta1/conversion.go.
-func networkingConverters() []Converter {
+func networkingConverters(c Choices) []Converter {
 	return []Converter{
 		// NetworkPolicy has the same fields and defaults (policyTypes, protocol TCP).
 		rename("extensions/v1beta1", "networking.k8s.io/v1", "NetworkPolicy"),
 		// extensions/v1beta1 and networking.k8s.io/v1beta1 Ingress are the same type.
 		rename("extensions/v1beta1", "networking.k8s.io/v1beta1", "Ingress"),
-		rewrite("networking.k8s.io/v1beta1", "networking.k8s.io/v1", ingressToV1, "Ingress"),
+		rewrite("networking.k8s.io/v1beta1", "networking.k8s.io/v1", func(o *object) error { return ingressToV1(o, c.IngressClass) }, "Ingress"),
 		rename("networking.k8s.io/v1beta1", "networking.k8s.io/v1", "IngressClass", "IPAddress", "ServiceCIDR"),
 	}
 }
 
-func ingressToV1(o *object) error {
+func ingressToV1(o *object, class IngressClassChoice) error {
 	spec, _ := getMap(o.Object, "spec")
 	if spec == nil {
 		return nil
@@ -61,11 +61,17 @@ func ingressToV1(o *object) error {
 		o.defaulted("spec.rules[*].http.paths[*].pathType", "unset on %d path(s): networking.k8s.io/v1 requires it; wrote ImplementationSpecific, the v1beta1 default (the controller decides how the path matches; Prefix or Exact make it portable)", defaultedPaths)
 	}
 	ann := o.GetAnnotations()
-	if class, ok := ann[ingressClassAnnotation]; ok {
-		if getString(spec, "ingressClassName") == "" && class != "" {
+	if name, ok := ann[ingressClassAnnotation]; ok {
+		switch {
+		case getString(spec, "ingressClassName") == "" && class != IngressClassField:
+			// The apiserver's conversion keeps the annotation; v1 accepts it alone.
+			o.info("metadata.annotations."+ingressClassAnnotation, "kept (%q), as the apiserver's conversion does; the choice --ingress-class=field moves it into spec.ingressClassName", name)
+			return nil
+		case getString(spec, "ingressClassName") == "" && name != "":
+			class := name
 			spec["ingressClassName"] = class
 			o.defaulted("spec.ingressClassName", "set from the deprecated %s annotation (%q), which was removed: an IngressClass named %q must exist on the target, with the controller that served this class", ingressClassAnnotation, class, class)
-		} else {
+		default:
 			o.dropped("metadata.annotations."+ingressClassAnnotation, "removed: spec.ingressClassName is set and networking.k8s.io/v1 rejects an Ingress that sets both")
 		}
 		delete(ann, ingressClassAnnotation)

@@ -139,8 +139,12 @@ func isBuiltinGroup(group string) bool {
 // ServedBy answers offline for a target Kubernetes version, from the table of which
 // versions each minor from 1.14 to 1.37 serves by default (versions only served when an
 // administrator enables them, alpha versions and beta versions off by default, count as
-// not served). Kinds the table does not know (core/v1, custom resources) count as served.
-// Minors newer than the table are answered as the newest minor it knows.
+// not served). Kinds the table does not know (core/v1, custom resources) count as served,
+// except in Kubernetes' own groups: an alpha version, or a group/version that Kubernetes
+// removed (every kind the table lists for it ends or is off: extensions/v1beta1,
+// apps/v1beta2, ...), serves no kind the table does not list (an extensions/v1beta1 Job is
+// not served anywhere). Minors newer than the table are answered as the newest minor it
+// knows.
 func ServedBy(target kube.Version) Served {
 	minor := target.Minor
 	if target.Major > 1 {
@@ -150,6 +154,9 @@ func ServedBy(target kube.Version) Served {
 	return func(gvk schema.GroupVersionKind) bool {
 		span, ok := servedTable[gvk]
 		if !ok {
+			if isBuiltinGroup(gvk.Group) && (removedGV[gvk.GroupVersion()] || strings.Contains(gvk.Version, "alpha")) {
+				return false
+			}
 			return true
 		}
 		return span.servedIn(minor)

@@ -158,3 +158,25 @@ func TestServedBy(t *testing.T) {
 		}
 	}
 }
+
+func TestServedByRefusesKindsOfRemovedAndAlphaBuiltinVersions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		gvk    schema.GroupVersionKind
+		target string
+		want   bool
+	}{
+		{schema.GroupVersionKind{Group: "extensions", Version: "v1beta1", Kind: "Job"}, "v1.37", false},
+		{schema.GroupVersionKind{Group: "extensions", Version: "v1beta1", Kind: "Job"}, "v1.20", false},
+		{schema.GroupVersionKind{Group: "apps", Version: "v1beta2", Kind: "Scale"}, "v1.15", false},
+		{schema.GroupVersionKind{Group: "resource.k8s.io", Version: "v1alpha3", Kind: "ResourceClaim"}, "v1.37", false},
+		{schema.GroupVersionKind{Group: "extensions", Version: "v1beta1", Kind: "Ingress"}, "v1.20", true},
+		{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Foo"}, "v1.37", true},
+		{schema.GroupVersionKind{Group: "", Version: "v1", Kind: "ConfigMap"}, "v1.37", true},
+		{schema.GroupVersionKind{Group: "example.com", Version: "v1alpha1", Kind: "Widget"}, "v1.37", true},
+	} {
+		if got := ServedBy(kube.MustParseVersion(tc.target))(tc.gvk); got != tc.want {
+			t.Errorf("ServedBy(%s)(%s) = %v, want %v", tc.target, tc.gvk, got, tc.want)
+		}
+	}
+}

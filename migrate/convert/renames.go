@@ -1,5 +1,7 @@
 package convert
 
+import "fmt"
+
 // renameConverters: kinds whose v1beta1 and v1 schemas and defaults are the same, so the
 // conversion only changes apiVersion (checked against each group's v1beta1 and v1
 // defaults.go in kubernetes pkg/apis and against the v1.24 apiserver by the differential
@@ -23,10 +25,44 @@ func renameConverters() []Converter {
 }
 
 // Default returns a registry with every converter phoenix ships.
-func Default() *Registry {
+func Default() *Registry { return DefaultWith(Choices{}) }
+
+// Choices are the decisions a converter can make beyond what the apiserver's own
+// conversion did; the zero value is the apiserver's behaviour (of the last release that
+// served both versions). docs/convert.md, "Choices", lists them.
+type Choices struct {
+	// IngressClass says what becomes of the kubernetes.io/ingress.class annotation when a
+	// networking.k8s.io/v1beta1 Ingress without spec.ingressClassName goes to v1.
+	IngressClass IngressClassChoice
+}
+
+// IngressClassChoice is Choices.IngressClass.
+type IngressClassChoice string
+
+const (
+	// IngressClassAnnotation keeps the annotation, as the apiserver did (the default).
+	IngressClassAnnotation IngressClassChoice = "annotation"
+	// IngressClassField moves it into spec.ingressClassName (an IngressClass of that name
+	// must exist on the target).
+	IngressClassField IngressClassChoice = "field"
+)
+
+// ParseIngressClassChoice accepts "annotation" and "field" ("" is annotation).
+func ParseIngressClassChoice(s string) (IngressClassChoice, error) {
+	switch c := IngressClassChoice(s); c {
+	case "", IngressClassAnnotation:
+		return IngressClassAnnotation, nil
+	case IngressClassField:
+		return c, nil
+	}
+	return "", fmt.Errorf("invalid ingress class choice %q: use annotation (keep it, as the apiserver did) or field (move it into spec.ingressClassName)", s)
+}
+
+// DefaultWith returns the registry of every converter phoenix ships, making the choices c.
+func DefaultWith(c Choices) *Registry {
 	r := NewRegistry()
 	r.Register(appsConverters()...)
-	r.Register(networkingConverters()...)
+	r.Register(networkingConverters(c)...)
 	r.Register(policyConverters()...)
 	r.Register(crdConverters()...)
 	r.Register(admissionConverters()...)

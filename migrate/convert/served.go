@@ -29,6 +29,25 @@ func (s span) servedIn(minor int) bool {
 // from 0 means "served in 1.14 already".
 var servedTable = map[schema.GroupVersionKind]span{}
 
+// removedGV holds the group/versions of servedTable whose every kind stops being served
+// (or never is): Kubernetes removed them, and the table lists every kind they served.
+var removedGV = map[schema.GroupVersion]bool{}
+
+// markRemovedGVs fills removedGV once servedTable is complete.
+func markRemovedGVs() {
+	live := map[schema.GroupVersion]bool{}
+	for gvk, s := range servedTable {
+		if s.until == 0 && !s.off {
+			live[gvk.GroupVersion()] = true
+		}
+	}
+	for gvk := range servedTable {
+		if !live[gvk.GroupVersion()] {
+			removedGV[gvk.GroupVersion()] = true
+		}
+	}
+}
+
 func serve(group, version string, s span, kinds ...string) {
 	for _, k := range kinds {
 		servedTable[schema.GroupVersionKind{Group: group, Version: version, Kind: k}] = s
@@ -124,4 +143,5 @@ func init() {
 	serve(net, "v1", span{from: 33}, "IPAddress", "ServiceCIDR")
 	serve(storage, "v1beta1", span{off: true}, "VolumeAttributesClass")
 	serve(storage, "v1", span{from: 34}, "VolumeAttributesClass")
+	markRemovedGVs()
 }

@@ -184,6 +184,10 @@ func apiserverArgs(dir string, pt ports) []string {
 		"--kubelet-certificate-authority=" + pki("ca.crt"),
 		// Nodes have no DNS names: reach kubelets at their InternalIP.
 		"--kubelet-preferred-address-types=InternalIP",
+		// The apiserver runs on the host, outside every node's kube-proxy: cluster IPs do
+		// not route there, pod IPs do (via the nodes' bridge). Admission webhooks and
+		// aggregated APIs are reached at their Services' endpoints instead.
+		"--enable-aggregator-routing=true",
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--max-requests-inflight=1000",

@@ -16,6 +16,7 @@ type convertFlags struct {
 	output    string
 	outputDir string
 	inPlace   bool
+	ingress   string
 }
 
 func newConvertCommand(g *Global) *cobra.Command {
@@ -61,8 +62,13 @@ apiextensions.k8s.io/v1 rejects, a version newer than the target).`),
 			if err != nil {
 				return usageError("--to: %v", err)
 			}
+			ingressClass, err := convert.ParseIngressClassChoice(f.ingress)
+			if err != nil {
+				return usageError("--ingress-class: %v", err)
+			}
 			res, err := convert.ConvertManifests(cmd.Context(), convert.ManifestOptions{
 				Paths: f.files, Served: convert.ServedBy(target), OutputDir: f.outputDir, InPlace: f.inPlace,
+				Registry: convert.DefaultWith(convert.Choices{IngressClass: ingressClass}),
 			})
 			if err != nil {
 				return err
@@ -85,6 +91,7 @@ apiextensions.k8s.io/v1 rejects, a version newer than the target).`),
 	fl.StringVarP(&f.output, "output", "o", f.output, "format on stdout: yaml or json")
 	fl.StringVar(&f.outputDir, "output-dir", "", "write a mirror of the input tree here instead of stdout")
 	fl.BoolVar(&f.inPlace, "in-place", false, "rewrite the input files that have converted objects")
+	fl.StringVar(&f.ingress, "ingress-class", string(convert.IngressClassAnnotation), "Ingress v1beta1 -> v1: keep the kubernetes.io/ingress.class annotation (annotation, as the apiserver did) or move it into spec.ingressClassName (field)")
 	return cmd
 }
 
@@ -136,6 +143,9 @@ func reportConversion(g *Global, res *convert.ManifestResult, target kube.Versio
 		summary += fmt.Sprintf(", wrote %d file(s)", written)
 	}
 	fmt.Fprintf(w, "%s; %d not converted, %d document(s) skipped.\n", summary, failed, skipped)
+	if bad := res.Malformed(); len(bad) > 0 {
+		return fmt.Errorf("%d document(s) are not valid YAML or JSON, at %s: fix them and rerun (they are left out of the output)", len(bad), strings.Join(bad, ", "))
+	}
 	if failed > 0 {
 		return WithExitCode(ExitFindings, fmt.Errorf("%d object(s) could not be converted for %s: see the errors above", failed, target.MinorString()))
 	}

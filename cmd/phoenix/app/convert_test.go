@@ -34,6 +34,10 @@ spec:
 `)
 	psp := write("psp.yaml", "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: old}\nspec: {}\n")
 	values := write("values.yaml", "replicas: 2\n")
+	broken := write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n---\n# second document\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken}\ndata: k: v\n")
+	classed := write("classed.yaml", "apiVersion: networking.k8s.io/v1beta1\nkind: Ingress\nmetadata:\n  name: web\n  annotations: {kubernetes.io/ingress.class: nginx}\nspec:\n  backend: {serviceName: web, servicePort: 80}\n")
+	job := write("job.yaml", "apiVersion: extensions/v1beta1\nkind: Job\nmetadata: {name: old}\nspec: {}\n")
+	alpha := write("claim.yaml", "apiVersion: resource.k8s.io/v1alpha2\nkind: ResourceClaim\nmetadata: {name: gpu}\nspec: {}\n")
 
 	cases := []struct {
 		name       string
@@ -51,6 +55,17 @@ spec:
 			wantCode: ExitFindings, wantErrOut: []string{"error", "Pod Security Admission", "1 not converted"}},
 		{name: "the same object converts fine for a target that still serves it", args: []string{"convert", "-f", psp, "--to", "v1.24"},
 			wantOut: []string{"kind: PodSecurityPolicy"}},
+		{name: "a malformed document is an error naming the file and line", args: []string{"convert", "-f", broken, "--to", "v1.37"},
+			wantCode: ExitError, wantOut: []string{"name: fine"}, wantErrOut: []string{broken + ":9", "line 9: malformed document"}},
+		{name: "a removed group/version no converter knows is an error", args: []string{"convert", "-f", job, "--to", "v1.37"},
+			wantCode: ExitFindings, wantErrOut: []string{"extensions/v1beta1 is not served by the target and phoenix has no converter for it", "1 not converted"}},
+		{name: "an alpha version of a Kubernetes group is not served", args: []string{"convert", "-f", alpha, "--to", "v1.37"},
+			wantCode: ExitFindings, wantErrOut: []string{"resource.k8s.io/v1alpha2 is not served by the target", "1 not converted"}},
+		{name: "the ingress class annotation is kept by default, as the apiserver did", args: []string{"convert", "-f", classed, "--to", "v1.37"},
+			wantOut: []string{"kubernetes.io/ingress.class: nginx"}, wantErrOut: []string{"as the apiserver's conversion does"}},
+		{name: "--ingress-class=field moves the annotation into spec.ingressClassName", args: []string{"convert", "-f", classed, "--to", "v1.37", "--ingress-class", "field"},
+			wantOut: []string{"ingressClassName: nginx"}},
+		{name: "an unknown --ingress-class is a usage error", args: []string{"convert", "-f", classed, "--to", "v1.37", "--ingress-class", "both"}, wantCode: ExitUsage},
 		{name: "--to is required", args: []string{"convert", "-f", ingress}, wantCode: ExitUsage},
 		{name: "-f is required", args: []string{"convert", "--to", "v1.37"}, wantCode: ExitUsage},
 		{name: "a bad version is a usage error", args: []string{"convert", "-f", ingress, "--to", "one"}, wantCode: ExitUsage},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,9 @@ type migrateFlags struct {
 	burst          int
 	forceConflicts bool
 	replace        bool
+	holdWebhooks   bool
+	allowPartial   bool
+	webhookTimeout time.Duration
 	output         string
 	volumes        volumeFlags
 }
@@ -98,6 +102,7 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 				JournalRoot: ws.Path("migrations"), Resume: f.resume, DryRun: dry,
 				Concurrency: f.concurrency, QPS: qps, Burst: f.burst,
 				ForceConflicts: f.forceConflicts, Replace: f.replace,
+				HoldWebhooks: f.holdWebhooks, AllowPartial: f.allowPartial, WebhookTimeout: f.webhookTimeout,
 				Log: g.Logger(), Progress: view.Line, OnApply: view.Update,
 			})
 			view.Finish()
@@ -135,6 +140,9 @@ workspace: --resume continues a run that was interrupted, and a second run chang
 	fl.IntVar(&f.burst, "burst", f.burst, "client-side request burst")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "take over fields another field manager owns on green")
 	fl.BoolVar(&f.replace, "replace", false, "delete and re-create an object on green when an immutable field differs")
+	fl.BoolVar(&f.allowPartial, "allow-partial", false, "go on when part of blue cannot be read (forbidden or failed LISTs, failed API discovery), listing what is left behind (default: stop before writing anything)")
+	fl.BoolVar(&f.holdWebhooks, "hold-webhooks", false, "hold back an admission webhook or APIService whose backend Service has no ready endpoints on green after --webhook-timeout (default: apply it with a warning)")
+	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", migrate.DefaultWebhookTimeout, "how long to wait for the backends of admission webhooks and APIServices to be ready on green")
 	fl.StringVarP(&f.output, "output", "o", f.output, "output format: table, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"none", "client", "server"}, cobra.ShellCompDirectiveNoFileComp
