@@ -22,7 +22,7 @@ export PHOENIX_HOME="${PHOENIX_HOME:-$DEFAULT_HOME}"
 step() { printf '\n==> %s\n' "$*"; }
 
 missing=()
-for p in etcd:etcd-server haproxy:haproxy containerd:containerd runc:runc socat:socat iptables:iptables nsenter:util-linux; do
+for p in etcd:etcd-server haproxy:haproxy containerd:containerd runc:runc socat:socat iptables:iptables nsenter:util-linux sysctl:procps; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
 done
 [[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || missing+=(containernetworking-plugins)

@@ -132,10 +132,16 @@ func TestEtcdAndTheAPIServerRefuseStrangersAndSecretsAreEncrypted(t *testing.T) 
 		t.Errorf("etcd accepted the cluster CA's admin certificate: %s", resp.Status)
 	}
 
-	// Anonymous apiserver request.
-	insecure := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	// Anonymous apiserver request (the server verified against the cluster CA).
+	clusterCA, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterPool := x509.NewCertPool()
+	clusterPool.AppendCertsFromPEM(clusterCA)
+	anonymous := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: clusterPool}}}
 	for _, path := range []string{"/api/v1/namespaces", "/version"} {
-		resp, err := insecure.Get(env.Config.Host + path)
+		resp, err := anonymous.Get(env.Config.Host + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -133,7 +134,7 @@ func (n netPlan) addNode(ctx context.Context, i int) error {
 		}
 	}
 	// Forwarding between the node's pods, its eth0 and the other nodes: per namespace.
-	return sysctlIn(ns, "net/ipv4/ip_forward", "1")
+	return sysctlIn(ns, "net.ipv4.ip_forward", "1")
 }
 
 // routeNodes makes every node reach every other node's pods, and the host reach them all
@@ -155,10 +156,10 @@ func (n netPlan) routeNodes(ctx context.Context, count int) error {
 	return nil
 }
 
-// sysctlIn writes a per-namespace sysctl of network namespace ns.
+// sysctlIn writes a per-namespace sysctl (key as sysctl names it, net.ipv4.ip_forward) of
+// network namespace ns.
 func sysctlIn(ns, key, value string) error {
-	out, err := exec.Command("nsenter", "--net="+filepath.Join(netnsDir, ns), "--", "sh", "-c",
-		"echo "+value+" > /proc/sys/"+key).CombinedOutput()
+	out, err := exec.Command("nsenter", "--net="+filepath.Join(netnsDir, ns), "--", "sysctl", "-w", key+"="+value).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("setting %s=%s in %s: %w: %s", key, value, ns, err, strings.TrimSpace(string(out)))
 	}
@@ -216,13 +217,7 @@ func mountsUnder(dir string) ([]string, error) {
 		}
 	}
 	// Deepest first: a longer path can only be below a shorter one, not above it.
-	for i := 0; i < len(out); i++ {
-		for j := i + 1; j < len(out); j++ {
-			if len(out[j]) > len(out[i]) {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out, nil
 }
 

@@ -101,15 +101,11 @@ func (p proc) alive(marker string) bool {
 		default:
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
-	if err != nil {
+	st, ok := readStat(p.Pid)
+	if !ok || st.state == "Z" {
 		return false
 	}
-	// The state follows the parenthesised command name.
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	if p.StartTime != 0 && parseStartTime(stat) != p.StartTime {
+	if p.StartTime != 0 && st.start != p.StartTime {
 		return false // the pid was reused
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid))
@@ -138,27 +134,42 @@ func namesDir(cmdline []byte, dir string) bool {
 	return false
 }
 
-// startTime is a process's start time from /proc (0 when unknown).
-func startTime(pid int) uint64 {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	return parseStartTime(stat)
+// procStat is what phoenix reads of /proc/PID/stat.
+type procStat struct {
+	state string // "R", "S", "Z", ...
+	ppid  int
+	start uint64 // field 22: start time in clock ticks since boot
 }
 
-func parseStartTime(stat []byte) uint64 {
+// readStat reads /proc/PID/stat; false when the process is gone.
+func readStat(pid int) (procStat, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, false
+	}
+	return parseStat(data)
+}
+
+// parseStat reads the fields after the parenthesised command name (which may itself hold
+// spaces and parentheses): state is field 3, the parent field 4, the start time field 22.
+func parseStat(stat []byte) (procStat, bool) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0
+		return procStat{}, false
 	}
-	// Fields after the command: state is field 3, starttime field 22.
 	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 20 {
-		return 0
+		return procStat{}, false
 	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	ppid, _ := strconv.Atoi(f[1])
+	start, _ := strconv.ParseUint(f[19], 10, 64)
+	return procStat{state: f[0], ppid: ppid, start: start}, true
+}
+
+// startTime is a process's start time from /proc (0 when unknown).
+func startTime(pid int) uint64 {
+	st, _ := readStat(pid)
+	return st.start
 }
 
 // childEnv is the environment of every process phoenix starts: a PATH (with the sbin
@@ -166,7 +177,7 @@ func parseStartTime(stat []byte) uint64 {
 // may hold credentials.
 func childEnv() []string {
 	path := os.Getenv("PATH")
-	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+	for _, d := range sbinDirs {
 		if !strings.Contains(":"+path+":", ":"+d+":") {
 			path += ":" + d
 		}

@@ -26,6 +26,9 @@ import (
 	"github.com/phoenix-upgrade/phoenix/state"
 )
 
+// NodeRuntimes are the values of --node-runtime.
+var NodeRuntimes = []string{RuntimeContainerd, RuntimeKwok}
+
 // Node runtimes of the local provider.
 const (
 	// RuntimeContainerd gives every node a network namespace with its own containerd,
@@ -41,7 +44,7 @@ type prerequisite struct{ program, pkg string }
 
 var realNodePrograms = []prerequisite{
 	{"containerd", "containerd"}, {"ctr", "containerd"}, {"runc", "runc"},
-	{"socat", "socat"}, {"iptables", "iptables"}, {"nsenter", "util-linux"}, {"ip", "iproute2"},
+	{"socat", "socat"}, {"iptables", "iptables"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}, {"sysctl", "procps"},
 }
 
 var cniPlugins = []string{"bridge", "host-local", "loopback", "portmap"}
@@ -74,8 +77,9 @@ func realNodesMissing() []string {
 	return missing
 }
 
-// sbinDirs are searched after PATH.
-var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"}
+// sbinDirs are searched after PATH, and added to the PATH of every process phoenix starts:
+// the system directories a non-root PATH may lack (ip, iptables, runc live in sbin).
+var sbinDirs = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
 // lookPath finds a program on PATH or in the sbin directories a non-root PATH lacks.
 func lookPath(name string) (string, error) {
@@ -158,7 +162,7 @@ func (r *realNodes) startAll(ctx context.Context, count int) error {
 	}
 	if _, err := r.start("apiserver-relay", "", relayHost, []string{
 		"UNIX-LISTEN:" + r.plan.relaySocket() + ",fork,mode=600",
-		"TCP:127.0.0.1:" + r.apiserverPort(),
+		"TCP:127.0.0.1:" + strconv.Itoa(r.apiPort),
 	}, r.plan.runDir()); err != nil {
 		return err
 	}
@@ -179,8 +183,6 @@ func (r *realNodes) startAll(ctx context.Context, count int) error {
 	}
 	return r.plan.routeNodes(ctx, count)
 }
-
-func (r *realNodes) apiserverPort() string { return strconv.Itoa(r.apiPort) }
 
 func (r *realNodes) startNode(ctx context.Context, i int) error {
 	f := r.files(i)
@@ -428,8 +430,8 @@ func killTrees(roots []int) error {
 		if err != nil {
 			continue
 		}
-		if pp := parentPid(pid); pp > 0 {
-			children[pp] = append(children[pp], pid)
+		if st, ok := readStat(pid); ok && st.ppid > 0 {
+			children[st.ppid] = append(children[st.ppid], pid)
 		}
 	}
 	var all []int
@@ -463,32 +465,10 @@ func killTrees(roots []int) error {
 	return fmt.Errorf("processes of the nodes' containers did not die: %v", all)
 }
 
-// parentPid reads a process's parent from /proc (0 when it is gone).
-func parentPid(pid int) int {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(f[1])
-	return pp
-}
-
 // processExists is false for a pid that is gone or a zombie.
 func processExists(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+	st, ok := readStat(pid)
+	return ok && st.state != "Z"
 }
 
 // cgroupDirs are the directories of one cgroup path in every mounted hierarchy.

@@ -102,8 +102,8 @@ func TestProcessIdentityNamesTheExactDirectory(t *testing.T) {
 
 func TestStartTimeIsReadAfterTheCommandName(t *testing.T) {
 	stat := []byte("1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 200")
-	if got := parseStartTime(stat); got != 987654 {
-		t.Errorf("start time %d, want 987654", got)
+	if got, ok := parseStat(stat); !ok || got != (procStat{state: "S", ppid: 1, start: 987654}) {
+		t.Errorf("parsed %+v (%v), want state S, parent 1, start 987654", got, ok)
 	}
 	if startTime(os.Getpid()) == 0 {
 		t.Error("no start time for this process")

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,9 +75,7 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 			if err != nil {
 				return err
 			}
-			switch f.runtime {
-			case "", local.RuntimeContainerd, local.RuntimeKwok:
-			default:
+			if f.runtime != "" && !slices.Contains(local.NodeRuntimes, f.runtime) {
 				return usageError("unknown --node-runtime %q: use containerd (real nodes) or kwok (simulated nodes)", f.runtime)
 			}
 			if f.runtime != "" && f.provider != local.Name && f.provider != provision.Auto {
@@ -135,7 +134,7 @@ module (hack/build-k8s.sh VERSION does the same ahead of time).`),
 		return []string{"auto", "local", "kind", "kubeadm"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = cmd.RegisterFlagCompletionFunc("node-runtime", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"containerd", "kwok"}, cobra.ShellCompDirectiveNoFileComp
+		return local.NodeRuntimes, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
